@@ -1,0 +1,205 @@
+"""Who is calling: the four credentials, one entry point (`Authenticator.authenticate`).
+
+Adapters only lift a credential out of their protocol (a header, a SOAP header element,
+gRPC metadata, a TLS certificate) and hand it here; the answer is an Identity or an error.
+"""
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from . import limits
+from .errors import Forbidden, RateLimited, Unauthenticated
+
+READ = "playlists:read"
+WRITE = "playlists:write"
+ALL_SCOPES = (READ, WRITE)
+TOKEN_AUDIENCE = "tri-protocol-playlists"
+TOKEN_LIFETIME_SECONDS = 600
+BAD_CREDENTIALS = "invalid or missing credentials"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    method = "api_key"
+
+
+@dataclass(frozen=True)
+class UsernamePassword:
+    username: str
+    password: str
+    method = "basic"
+
+
+@dataclass(frozen=True)
+class BearerToken:
+    token: str
+    method = "bearer"
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """The common name of a client certificate the TLS handshake already verified."""
+    common_name: str
+    method = "mtls"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    method: str
+    scopes: frozenset
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"this credential lacks the scope {scope}")
+
+
+def parse_basic(value: str) -> UsernamePassword | None:
+    """Decode the RFC 7617 'user:password' pair; None when it is not valid base64 text."""
+    try:
+        username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return UsernamePassword(username, password)
+
+
+def secrets_of(credential) -> tuple[str, ...]:
+    """The secret parts of a credential, so that an echo can redact them wherever they appear."""
+    if isinstance(credential, UsernamePassword):
+        basic = base64.b64encode(f"{credential.username}:{credential.password}".encode()).decode()
+        return (credential.password, basic)
+    return tuple(v for v in (getattr(credential, "key", ""), getattr(credential, "token", "")) if v)
+
+
+# --- secrets at rest -------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    """scrypt: deliberately slow (~30 ms), so a stolen hash is costly to guess."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def hash_key(key: str) -> str:
+    """API keys and client secrets are long and random: a fast hash is enough, and lets
+    us look the key up by its hash without ever storing the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+# A hash that matches no password: an unknown user costs the same scrypt as a known one,
+# so the time of the answer does not reveal which user names exist.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+class Authenticator:
+    def __init__(self, db, signing_key: bytes, settings):
+        self.db = db
+        self.signing_key = signing_key
+        self.settings = settings
+
+    def authenticate(self, credential, source: str) -> Identity:
+        """The one way in: check the lockouts and the credential, then the rate limit."""
+        if credential is None:
+            self._limit(f"source:{source}")
+            raise Unauthenticated(BAD_CREDENTIALS)
+        self.check_lockout(f"source:{source}")
+        claimed = getattr(credential, "username", None)
+        if claimed:
+            self.check_lockout(f"user:{claimed}")
+        identity = self._verify(credential)
+        if identity is None:
+            self.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
+            if claimed:
+                self.record_failure(f"user:{claimed}", limits.LOCKOUT_AFTER_FAILURES)
+            self._limit(f"source:{source}")
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if claimed:
+            self._clear_failures(f"user:{claimed}")
+        self._limit(f"user:{identity.user}")
+        return identity
+
+    def _verify(self, credential) -> Identity | None:
+        full = frozenset(ALL_SCOPES)
+        if isinstance(credential, ApiKey):
+            row = self._user_where("api_key_hash = ?", hash_key(credential.key))
+            return row and Identity(row["name"], credential.method, full)
+        if isinstance(credential, UsernamePassword):
+            row = self._user_where("name = ?", credential.username)
+            ok = verify_password(credential.password, row["password_hash"] if row else _DUMMY_HASH)
+            return Identity(row["name"], credential.method, full) if row and ok else None
+        if isinstance(credential, BearerToken):
+            claims = self.verify_token(credential.token)
+            if claims is None or not self._user_where("name = ?", claims["sub"]):
+                return None
+            return Identity(claims["sub"], credential.method, frozenset(claims["scope"].split()))
+        if isinstance(credential, ClientCertificate):
+            row = self._user_where("name = ?", credential.common_name)
+            return row and Identity(row["name"], credential.method, full)
+        return None
+
+    def _user_where(self, condition: str, value: str):
+        return self.db.connection().execute(f"SELECT * FROM users WHERE {condition}", (value,)).fetchone()
+
+    # --- OAuth 2.0 client credentials (RFC 6749 §4.4) -----------------------------------
+
+    def client_user(self, client_id: str, client_secret: str) -> str | None:
+        row = self._user_where("client_id = ?", client_id)
+        expected = row["client_secret_hash"] if row else hash_key(secrets.token_urlsafe(16))
+        ok = hmac.compare_digest(hash_key(client_secret), expected)
+        return row["name"] if row and ok else None
+
+    def issue_token(self, user: str, scopes: tuple) -> str:
+        now = int(time.time())
+        claims = {"sub": user, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + TOKEN_LIFETIME_SECONDS,
+                  "scope": " ".join(scopes), "jti": secrets.token_hex(8)}
+        return jwt.encode(claims, self.signing_key, algorithm="HS256")
+
+    def verify_token(self, token: str) -> dict | None:
+        try:
+            # Pinning the algorithm list refuses 'alg: none' and algorithm-confusion tokens.
+            return jwt.decode(token, self.signing_key, algorithms=["HS256"], audience=TOKEN_AUDIENCE,
+                              options={"require": ["exp", "sub", "aud", "scope"]})
+        except jwt.PyJWTError:
+            return None
+
+    # --- floods and guessing --------------------------------------------------------------
+
+    def _limit(self, key: str) -> None:
+        if "ratelimit" in self.settings.unsafe:
+            return
+        calls, window = self.settings.rate()
+        wait = limits.hit(self.db, key, calls, window)
+        if wait:
+            raise RateLimited(f"rate limit of {self.settings.rate_limit} exceeded", wait, self.settings.rate_limit)
+
+    def check_lockout(self, key: str) -> None:
+        if "lockout" in self.settings.unsafe:
+            return
+        row = self.db.connection().execute("SELECT locked_until FROM auth_failures WHERE key = ?", (key,)).fetchone()
+        wait = row["locked_until"] - time.time() if row else 0
+        if wait > 0:
+            raise RateLimited("too many failed attempts; wait before trying again", int(wait) + 1)
+
+    def record_failure(self, key: str, threshold: int) -> None:
+        with self.db.write() as conn:
+            row = conn.execute("SELECT failures FROM auth_failures WHERE key = ?", (key,)).fetchone()
+            failures = (row["failures"] if row else 0) + 1
+            locked_until = time.time() + limits.lockout_seconds(failures, threshold)
+            conn.execute("INSERT OR REPLACE INTO auth_failures VALUES (?, ?, ?)", (key, failures, locked_until))
+
+    def _clear_failures(self, key: str) -> None:
+        if self.db.connection().execute("SELECT 1 FROM auth_failures WHERE key = ?", (key,)).fetchone():
+            with self.db.write() as conn:
+                conn.execute("DELETE FROM auth_failures WHERE key = ?", (key,))

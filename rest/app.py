@@ -1,0 +1,244 @@
+"""The REST adapter: HTTP and JSON (or XML, or HTML) in front of the core.
+
+Four parts, in the same order as in soap/ and rpc/: the app factory, authentication
+glue, one handler per operation, and the error mapping.
+"""
+import logging
+from dataclasses import asdict, is_dataclass
+from http import HTTPStatus
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException, NotAcceptable, PreconditionRequired
+
+from core import PlaylistService, limits
+from core.auth import ApiKey, BearerToken, ClientCertificate, parse_basic
+from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, OAuthError,
+                         RateLimited, ServiceError, TooLarge, Unauthenticated)
+
+from serve.wsgi import client_certificate_name
+
+from .representations import JSON, OFFERED, render
+from .validation import RequestValidator, load_openapi
+
+log = logging.getLogger("rest")
+api = Blueprint("api", __name__)
+
+
+# --- 1. the app factory ------------------------------------------------------------------
+
+def create_app(service: PlaylistService | None = None) -> Flask:
+    app = Flask(__name__)
+    # Werkzeug refuses a larger body with 413 before the handler reads it.
+    app.config["MAX_CONTENT_LENGTH"] = limits.MAX_BODY_BYTES
+    app.json.sort_keys = False
+    app.extensions["playlists"] = service or PlaylistService()
+    app.extensions["openapi"] = load_openapi()
+    app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
+    app.register_blueprint(api)
+    app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
+    app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
+    app.register_error_handler(ServiceError, problem_for_service_error)
+    app.register_error_handler(HTTPException, problem_for_http_error)
+    app.register_error_handler(Exception, problem_for_unexpected_error)
+    app.after_request(vary_on_accept)
+    return app
+
+
+def service() -> PlaylistService:
+    return current_app.extensions["playlists"]
+
+
+# --- 2. authentication glue: lift the credential out of HTTP, hand it to the core ----------
+
+def credential_from_request():
+    """X-API-Key, Authorization: Basic or Bearer, or the TLS client certificate."""
+    if "X-API-Key" in request.headers:
+        return ApiKey(request.headers["X-API-Key"])
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        return parse_basic(value.strip())
+    if scheme.lower() == "bearer":
+        return BearerToken(value.strip())
+    common_name = client_certificate_name(request.environ)
+    return ClientCertificate(common_name) if common_name else None
+
+
+@api.before_request
+def negotiate_authenticate_validate():
+    """The seed's middle step, before any handler runs: who is calling, and is the request valid?"""
+    g.media_type = negotiate()
+    g.credential = credential_from_request()
+    g.identity = service().authenticate(g.credential, request.remote_addr)
+    validator = current_app.extensions["validator"]
+    operation = request.endpoint.removeprefix("api.")
+    validator.path(operation, request.view_args or {})
+    g.query = validator.query(operation, request.args)
+    g.body = validator.body(operation, request.get_data()) if request.method in ("POST", "PATCH") else None
+
+
+def negotiate() -> str:
+    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
+    if not request.accept_mimetypes:
+        return JSON
+    chosen = request.accept_mimetypes.best_match(OFFERED)
+    if chosen is None:
+        raise NotAcceptable(f"this API speaks {', '.join(OFFERED)}")
+    return chosen
+
+
+def if_match(required: bool = False) -> int | None:
+    """The version in an If-Match header ("3" or W/"3"); '*' means any version."""
+    value = request.headers.get("If-Match", "").removeprefix("W/").strip('" ')
+    if not value or value == "*":
+        if required:
+            raise PreconditionRequired("send If-Match with the playlist's ETag, to avoid overwriting a newer version")
+        return None
+    if not value.isdigit():
+        raise InvalidArgument(FieldViolation("If-Match", "must be an ETag this server sent"))
+    return int(value)
+
+
+def answer(result, status: int = 200, headers: dict | None = None):
+    data = asdict(result) if is_dataclass(result) else result
+    if isinstance(data, dict) and "version" in data and "tracks" in data:
+        headers = {"ETag": f'"{data["version"]}"', **(headers or {})}
+    body = render(data, g.media_type, request.endpoint.removeprefix("api."))
+    return body, status, {"Content-Type": f"{g.media_type}; charset=utf-8", **(headers or {})}
+
+
+def vary_on_accept(response):
+    response.vary.add("Accept")  # caches must key the answer on Accept: one URL, three formats
+    return response
+
+
+# --- 3. one handler per operation (the names are the OpenAPI operationIds) -------------------
+
+@api.get("/v1/me", endpoint="who_am_i")
+def who_am_i():
+    return answer(service().who_am_i(g.identity))
+
+
+@api.get("/v1/moods", endpoint="list_moods")
+def list_moods():
+    return answer({"items": [asdict(m) for m in service().list_moods(g.identity)]})
+
+
+@api.get("/v1/tracks", endpoint="search_tracks")
+def search_tracks():
+    return answer(service().search_tracks(g.identity, **g.query))
+
+
+@api.get("/v1/tracks/<track_id>", endpoint="get_track")
+def get_track(track_id):
+    return answer(service().get_track(g.identity, track_id))
+
+
+@api.post("/v1/playlists", endpoint="create_playlist")
+def create_playlist():
+    playlist = service().create_playlist(g.identity, **g.body)
+    # 201 Created names the new resource in Location: the client can GET it from there.
+    return answer(playlist, 201, {"Location": url_for("api.get_playlist", playlist_id=playlist.id)})
+
+
+@api.post("/v1/playlists:generate", endpoint="generate_playlist")
+def generate_playlist():
+    playlist = service().generate_playlist(g.identity, **g.body)
+    return answer(playlist, 201, {"Location": url_for("api.get_playlist", playlist_id=playlist.id)})
+
+
+@api.get("/v1/playlists/<playlist_id>", endpoint="get_playlist")
+def get_playlist(playlist_id):
+    return answer(service().get_playlist(g.identity, playlist_id))
+
+
+@api.get("/v1/playlists", endpoint="list_playlists")
+def list_playlists():
+    return answer(service().list_playlists(g.identity, **g.query))
+
+
+@api.patch("/v1/playlists/<playlist_id>", endpoint="update_playlist")
+def update_playlist(playlist_id):
+    return answer(service().update_playlist(g.identity, playlist_id, if_match(required=True), **g.body))
+
+
+@api.post("/v1/playlists/<playlist_id>/tracks", endpoint="add_track")
+def add_track(playlist_id):
+    return answer(service().add_track(g.identity, playlist_id, expected_version=if_match(), **g.body))
+
+
+@api.delete("/v1/playlists/<playlist_id>/tracks/<int:position>", endpoint="remove_track")
+def remove_track(playlist_id, position):
+    return answer(service().remove_track(g.identity, playlist_id, position, if_match()))
+
+
+@api.delete("/v1/playlists/<playlist_id>", endpoint="delete_playlist")
+def delete_playlist(playlist_id):
+    service().delete_playlist(g.identity, playlist_id, if_match())
+    return "", 204
+
+
+@api.post("/v1/echo", endpoint="echo")
+def echo():
+    received = service().echo(g.identity, "rest", f"{request.method} {request.path}", list(request.headers.items()),
+                              request.get_data(as_text=True), g.credential)
+    return answer(received)
+
+
+def issue_token():
+    """RFC 6749 §4.4: the client authenticates with HTTP Basic or with form fields."""
+    basic = parse_basic(request.headers.get("Authorization", "").removeprefix("Basic ").strip())
+    form = request.form
+    client_id, secret = (basic.username, basic.password) if basic else (form.get("client_id", ""),
+                                                                          form.get("client_secret", ""))
+    token = service().issue_token(form.get("grant_type", ""), client_id, secret, form.get("scope", ""),
+                                  request.remote_addr)
+    # Tokens are credentials: no cache may keep them (RFC 6749 §5.1).
+    return jsonify(token), 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# --- 4. error mapping: one core error, one HTTP status, always RFC 9457 problem+json ---------
+
+STATUS = {InvalidArgument: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404,
+          TooLarge: 413, Conflict: 412, RateLimited: 429}
+
+
+def problem(status: int, title: str, detail: str, headers: dict | None = None, **extra):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.content_type = "application/problem+json"
+    return response
+
+
+def problem_for_service_error(error: ServiceError):
+    if isinstance(error, OAuthError):
+        # The token endpoint answers in RFC 6749 §5.2's own format, not problem+json.
+        status = 401 if error.code == "invalid_client" else 400
+        headers = {"WWW-Authenticate": 'Basic realm="playlists"'} if status == 401 else {}
+        return jsonify(error=error.code, error_description=error.message), status, {"Cache-Control": "no-store", **headers}
+    status = STATUS[type(error)]
+    headers, extra = {}, {}
+    if isinstance(error, InvalidArgument):
+        extra["errors"] = [{"field": v.field, "detail": v.description} for v in error.violations]
+    if isinstance(error, Unauthenticated):
+        # 401 must say how to authenticate (RFC 9110 §11.6.1).
+        headers["WWW-Authenticate"] = 'Basic realm="playlists", Bearer realm="playlists"'
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+        extra["retry_after"] = error.retry_after
+    if isinstance(error, Conflict):
+        headers["ETag"] = f'"{error.current_version}"'
+    return problem(status, HTTPStatus(status).phrase, error.message, headers, **extra)
+
+
+def problem_for_http_error(error: HTTPException):
+    # Keep the headers Werkzeug chose (Allow on a 405, for one).
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    detail = error.description if error.code != 404 else "no such endpoint; see /openapi.json"
+    return problem(error.code, error.name, detail, headers)
+
+
+def problem_for_unexpected_error(error: Exception):
+    log.exception("unexpected error")  # the trace goes to the log, never to the client
+    return problem(500, "Internal Server Error", "something went wrong on our side")

@@ -1,0 +1,1 @@
+"""Running the servers: the WSGI runner shared by REST and SOAP, and `python -m serve`."""

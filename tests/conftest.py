@@ -1,0 +1,52 @@
+"""Fixtures: a fresh $PLAYLISTS_HOME per module and real servers on free loopback ports."""
+import json
+import os
+
+import pytest
+
+from core.config import load_settings
+from core.setup import setup
+
+from .servers import Server
+
+# Tests make many calls quickly; the rate limit itself is tested with its own low setting.
+TEST_ENV = {"PLAYLISTS_RATE_LIMIT": "100000/minute"}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    path = tmp_path_factory.mktemp("home")
+    setup(load_settings({**os.environ, "PLAYLISTS_HOME": str(path), **TEST_ENV}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def credentials(home):
+    return json.loads((home / "credentials.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def service(home):
+    from core import PlaylistService
+    return PlaylistService(load_settings({"PLAYLISTS_HOME": str(home), **TEST_ENV}))
+
+
+def _server(kind, home):
+    server = Server(kind, home, TEST_ENV)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rest_server(home):
+    yield from _server("rest", home)
+
+
+@pytest.fixture(scope="module")
+def soap_server(home):
+    yield from _server("soap", home)
+
+
+@pytest.fixture(scope="module")
+def rpc_server(home):
+    yield from _server("rpc", home)

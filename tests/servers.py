@@ -1,0 +1,67 @@
+"""Start real server processes on free loopback ports, wait until they answer, stop them."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Poll until the port accepts a connection; fail at once if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {process.stdout.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+
+
+class Server:
+    """One `python -m <kind>` process; `port` is plain, `tls_port` is mutual TLS."""
+
+    def __init__(self, kind: str, home: Path, env: dict | None = None, tls: bool = True):
+        self.kind = kind
+        self.port = free_port()
+        self.tls_port = free_port() if tls else 0
+        environment = {**os.environ, "PLAYLISTS_HOME": str(home), **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", kind, "--host", "127.0.0.1", "--port", str(self.port),
+             "--tls-port", str(self.tls_port)],
+            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        try:
+            wait_for_port(self.port, self.process)
+            if self.tls_port:
+                wait_for_port(self.tls_port, self.process)
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        else:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # stray children of a dead leader
+            except ProcessLookupError:
+                pass
+        return self.process.returncode
