@@ -35,8 +35,13 @@ class CallEvent:
         return f"received {marks[0]} → authenticated+validated {marks[1]} → answered {marks[2]}"
 
 
+def configure_logging() -> None:
+    """One tidy line per call on stderr, the same in all three servers."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+
 def record(event: CallEvent) -> None:
     who = f"{event.user}/{event.auth_method}" if event.user else "anonymous"
-    log.info("%-4s %-18s %-16s %-24s %6dB in %7dB out %7.1fms  %s%s", event.protocol, event.operation, who,
+    log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s", event.protocol, event.operation, who,
              event.status, event.bytes_in, event.bytes_out, event.ms, event.steps,
              f"  ({event.reason})" if event.reason else "")

@@ -37,6 +37,6 @@ def hit(db, key: str, limit: int, window: int, now: float | None = None) -> int:
         (count,) = conn.execute(
             "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1) "
             "ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
-            (key, start),
+            (f"{key}/{window}s", start),
         ).fetchone()
     return 0 if count <= limit else max(1, int(start + window - now + 0.999))

@@ -235,6 +235,7 @@ class PlaylistService:
     # --- rules shared by the operations ---------------------------------------------------
 
     def _check_text(self, field: str, value: str, required: bool = True, limit: int = limits.MAX_NAME_LENGTH) -> str:
+        """Trimmed text within its limit, with no control characters and no sensitive data."""
         value = (value or "").strip()
         if required and not value:
             raise invalid(field, "must not be empty")
@@ -244,7 +245,7 @@ class PlaylistService:
             raise invalid(field, "must not contain control characters")
         kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
         if kind:
-            raise invalid(field, f"looks like it contains a {kind}; sensitive data is not stored here")
+            raise invalid(field, f"looks like sensitive data ({kind}), which is not stored here")
         return value
 
     def _check_mood(self, field: str, mood: str) -> None:

@@ -4,13 +4,14 @@ Four parts, in the same order as in soap/ and rpc/: the app factory, authenticat
 glue, one handler per operation, and the error mapping.
 """
 import logging
+import time
 from dataclasses import asdict, is_dataclass
 from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException, NotAcceptable, PreconditionRequired
 
-from core import PlaylistService, limits
+from core import PlaylistService, events, limits
 from core.auth import ApiKey, BearerToken, ClientCertificate, parse_basic
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, OAuthError,
                          RateLimited, ServiceError, TooLarge, Unauthenticated)
@@ -40,7 +41,9 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.register_error_handler(ServiceError, problem_for_service_error)
     app.register_error_handler(HTTPException, problem_for_http_error)
     app.register_error_handler(Exception, problem_for_unexpected_error)
+    app.before_request(start_clock)
     app.after_request(vary_on_accept)
+    app.after_request(record_call)
     return app
 
 
@@ -108,6 +111,21 @@ def answer(result, status: int = 200, headers: dict | None = None):
 
 def vary_on_accept(response):
     response.vary.add("Accept")  # caches must key the answer on Accept: one URL, three formats
+    return response
+
+
+def start_clock():
+    g.started = time.perf_counter()
+
+
+def record_call(response):
+    identity = g.get("identity")
+    events.record(events.CallEvent(
+        protocol="rest", operation=(request.endpoint or "-").removeprefix("api."),
+        user=identity.user if identity else "", auth_method=identity.method if identity else "",
+        outcome=g.get("outcome", "ok"), status=str(response.status_code), bytes_in=request.content_length or 0,
+        bytes_out=response.calculate_content_length() or 0,
+        ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", "")))
     return response
 
 
@@ -212,6 +230,7 @@ def problem(status: int, title: str, detail: str, headers: dict | None = None, *
 
 
 def problem_for_service_error(error: ServiceError):
+    g.outcome, g.reason = error.kind, error.message
     if isinstance(error, OAuthError):
         # The token endpoint answers in RFC 6749 §5.2's own format, not problem+json.
         status = 401 if error.code == "invalid_client" else 400
@@ -234,11 +253,14 @@ def problem_for_service_error(error: ServiceError):
 
 def problem_for_http_error(error: HTTPException):
     # Keep the headers Werkzeug chose (Allow on a 405, for one).
+    g.outcome = {404: "not_found", 413: "too_large", 428: "conflict"}.get(error.code, "invalid_argument")
+    g.reason = error.name
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     detail = error.description if error.code != 404 else "no such endpoint; see /openapi.json"
     return problem(error.code, error.name, detail, headers)
 
 
 def problem_for_unexpected_error(error: Exception):
+    g.outcome, g.reason = "internal", type(error).__name__
     log.exception("unexpected error")  # the trace goes to the log, never to the client
     return problem(500, "Internal Server Error", "something went wrong on our side")

@@ -9,6 +9,8 @@ import signal
 
 from gunicorn.app.base import BaseApplication
 
+from core import events
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, factory, options: dict):
@@ -21,6 +23,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        events.configure_logging()
         return self.factory()
 
 
