@@ -1,0 +1,23 @@
+"""Where the clients find the demo secrets: $PLAYLISTS_HOME/credentials.json (made by `make setup`)."""
+import json
+import os
+from pathlib import Path
+
+AUTH_METHODS = ("key", "basic", "token", "mtls")
+
+
+def home() -> Path:
+    return Path(os.environ.get("PLAYLISTS_HOME", ".demo")).resolve()
+
+
+def load(user: str) -> dict:
+    """The user's secrets, plus absolute paths of the CA and of their client certificate."""
+    path = home() / "credentials.json"
+    if not path.exists():
+        raise SystemExit(f"no {path}: run `make setup` first")
+    everything = json.loads(path.read_text())
+    if user not in everything["users"]:
+        raise SystemExit(f"no user {user!r} in {path}")
+    tls = everything["tls"]
+    return {**everything["users"][user], "ca": str(home() / tls["ca"]),
+            "cert": str(home() / tls["clients"][user]["cert"]), "key": str(home() / tls["clients"][user]["key"])}

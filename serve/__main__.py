@@ -1,0 +1,110 @@
+"""`python -m serve`: the REST, SOAP and gRPC servers together, one prefixed log stream.
+
+Ctrl-C (or SIGTERM) stops all three cleanly. With --demo, it waits until all three
+answer, runs the side-by-side tour against them, stops them and exits with the tour's code.
+"""
+import argparse
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+SERVERS = {  # name: (default plain port, default TLS port)
+    "rest": (8080, 8443),
+    "soap": (8081, 8444),
+    "rpc": (50051, 50052),
+}
+COLOURS = {"rest": "\033[36m", "soap": "\033[35m", "rpc": "\033[33m", "tour": "\033[32m"}
+
+
+def prefix(name: str) -> str:
+    if not sys.stdout.isatty():
+        return f"{name:<4} │ "
+    return f"{COLOURS[name]}{name:<4}\033[0m │ "
+
+
+def start(name: str, host: str) -> subprocess.Popen:
+    port, tls_port = SERVERS[name]
+    return subprocess.Popen([sys.executable, "-u", "-m", name, "--host", host, "--port", str(port),
+                             "--tls-port", str(tls_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_until_listening(host: str, port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"serve: nothing answers on {host}:{port}; see the log above")
+
+
+def pump(processes: dict, selector, until) -> None:
+    """Copy each server's output to ours, line by line, with its name in front."""
+    while not until():
+        for key, _ in selector.select(timeout=0.1):
+            line = key.fileobj.readline()
+            if line:
+                sys.stdout.write(prefix(key.data) + line.decode(errors="replace"))
+                sys.stdout.flush()
+            else:
+                selector.unregister(key.fileobj)
+        if any(p.poll() is not None for p in processes.values()) and not until():
+            dead = [n for n, p in processes.items() if p.poll() is not None]
+            raise SystemExit(f"serve: {', '.join(dead)} stopped unexpectedly")
+
+
+def stop(processes: dict) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address all three bind (default 127.0.0.1)")
+    parser.add_argument("--demo", action="store_true", help="run the side-by-side tour, then stop")
+    args = parser.parse_args()
+    processes = {name: start(name, args.host) for name in SERVERS}
+    selector = selectors.DefaultSelector()
+    for name, process in processes.items():
+        selector.register(process.stdout, selectors.EVENT_READ, name)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    code = 0
+    try:
+        for name, process in processes.items():
+            wait_until_listening(args.host, SERVERS[name][0], process)
+        print(f"serve: REST http://{args.host}:8080  SOAP http://{args.host}:8081/soap  "
+              f"gRPC {args.host}:50051   (TLS: 8443, 8444, 50052)", flush=True)
+        if args.demo:
+            tour = subprocess.Popen([sys.executable, "-u", "-m", "clients.compare", "all"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            selector.register(tour.stdout, selectors.EVENT_READ, "tour")
+            pump(processes, selector, lambda: tour.poll() is not None)
+            for key in list(selector.get_map().values()):
+                if key.data == "tour":
+                    sys.stdout.write("".join(prefix("tour") + l.decode() for l in key.fileobj.readlines()))
+            code = tour.returncode
+        else:
+            pump(processes, selector, lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(processes)
+        print("serve: all servers stopped", flush=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
