@@ -19,7 +19,6 @@ READ = "playlists:read"
 WRITE = "playlists:write"
 ALL_SCOPES = (READ, WRITE)
 TOKEN_AUDIENCE = "tri-protocol-playlists"
-TOKEN_LIFETIME_SECONDS = 600
 BAD_CREDENTIALS = "invalid or missing credentials"
 
 
@@ -162,7 +161,7 @@ class Authenticator:
 
     def issue_token(self, user: str, scopes: tuple) -> str:
         now = int(time.time())
-        claims = {"sub": user, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + TOKEN_LIFETIME_SECONDS,
+        claims = {"sub": user, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + self.settings.token_seconds,
                   "scope": " ".join(scopes), "jti": secrets.token_hex(8)}
         return jwt.encode(claims, self.signing_key, algorithm="HS256")
 

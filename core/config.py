@@ -18,6 +18,7 @@ class Settings:
     rate_limit: str
     unsafe: frozenset
     db: Path | None = None
+    token_seconds: int = 600
 
     @property
     def database(self) -> Path:
@@ -57,6 +58,7 @@ def load_settings(environ=os.environ) -> Settings:
         rate_limit=environ.get("PLAYLISTS_RATE_LIMIT", DEFAULT_RATE_LIMIT),
         unsafe=unsafe,
         db=Path(environ["PLAYLISTS_DB"]).resolve() if environ.get("PLAYLISTS_DB") else None,
+        token_seconds=int(environ.get("PLAYLISTS_TOKEN_SECONDS", "600")),
     )
     settings.rate()
     return settings

@@ -35,13 +35,21 @@ class CallEvent:
         return f"received {marks[0]} → authenticated+validated {marks[1]} → answered {marks[2]}"
 
 
-def configure_logging() -> None:
-    """One tidy line per call on stderr, the same in all three servers."""
+_unsafe = ""
+
+
+def configure_logging(settings) -> None:
+    """One tidy line per call, the same in all three servers; defences switched off are
+    announced once at start-up and again on every call's line."""
+    global _unsafe
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if settings.unsafe:
+        _unsafe = f"  [UNSAFE: {','.join(sorted(settings.unsafe))} off]"
+        log.warning("UNSAFE: defences switched off for teaching: %s", ", ".join(sorted(settings.unsafe)))
 
 
 def record(event: CallEvent) -> None:
     who = f"{event.user}/{event.auth_method}" if event.user else "anonymous"
-    log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s", event.protocol, event.operation, who,
+    log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s%s", event.protocol, event.operation, who,
              event.status, event.bytes_in, event.bytes_out, event.ms, event.steps,
-             f"  ({event.reason})" if event.reason else "")
+             f"  ({event.reason})" if event.reason else "", _unsafe)

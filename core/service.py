@@ -4,13 +4,14 @@ REST, SOAP and gRPC call these methods and nothing else. Each method validates w
 wire schema cannot express, checks ownership and scope, and returns plain model objects.
 """
 import json
+import logging
 import random
 import re
 import secrets
 from datetime import datetime, timezone
 
 from . import limits, pagination
-from .auth import ALL_SCOPES, READ, TOKEN_LIFETIME_SECONDS, WRITE, Authenticator, Identity, secrets_of
+from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
 from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, invalid
 from .model import Echo, Header, Mood, Page, Playlist, Track, User
@@ -18,8 +19,10 @@ from .scan import sensitive_kind
 from .storage import Database
 
 REDACTED = "[redacted]"
+WITHHELD = "[withheld: sensitive data]"
 CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-access-token", "proxy-authorization", "cookie"}
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+log = logging.getLogger("shield")
 
 
 def _now() -> str:
@@ -62,7 +65,7 @@ class PlaylistService:
             self.auth.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
             raise OAuthError("invalid_client", "unknown client or wrong secret")
         return {"access_token": self.auth.issue_token(user, requested), "token_type": "Bearer",
-                "expires_in": TOKEN_LIFETIME_SECONDS, "scope": " ".join(requested)}
+                "expires_in": self.settings.token_seconds, "scope": " ".join(requested)}
 
     # --- the catalog ------------------------------------------------------------------
 
@@ -248,6 +251,15 @@ class PlaylistService:
             raise invalid(field, f"looks like sensitive data ({kind}), which is not stored here")
         return value
 
+    def _outgoing(self, field: str, value: str) -> str:
+        """The shield's second half: text leaving the service is scanned too. A leak (data
+        stored while the scan was switched off, say) is withheld and logged, not sent."""
+        kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
+        if kind:
+            log.warning("withheld a %s in an outgoing %s", kind, field)
+            return WITHHELD
+        return value
+
     def _check_mood(self, field: str, mood: str) -> None:
         if mood and mood not in {m.name for m in self.moods}:
             raise invalid(field, f"must be one of {', '.join(m.name for m in self.moods)}")
@@ -301,9 +313,9 @@ class PlaylistService:
         tracks = [_track(r) for r in conn.execute(
             "SELECT tracks.* FROM playlist_tracks JOIN tracks ON tracks.id = track_id "
             "WHERE playlist_id = ? ORDER BY playlist_tracks.position", (playlist_id,))]
-        return Playlist(id=row["id"], owner=row["owner"], name=row["name"], mood=row["mood"], tracks=tracks,
-                        total_duration_seconds=sum(t.duration_seconds for t in tracks), version=row["version"],
-                        created_at=row["created_at"], updated_at=row["updated_at"])
+        return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing("name", row["name"]),
+                        mood=row["mood"], tracks=tracks, total_duration_seconds=sum(t.duration_seconds for t in tracks),
+                        version=row["version"], created_at=row["created_at"], updated_at=row["updated_at"])
 
 
 def pick_tracks(candidates: list[tuple[str, int]], target_seconds: int, attempts: int = 200,

@@ -244,7 +244,11 @@ def problem_for_service_error(error: ServiceError):
         # 401 must say how to authenticate (RFC 9110 §11.6.1).
         headers["WWW-Authenticate"] = 'Basic realm="playlists", Bearer realm="playlists"'
     if isinstance(error, RateLimited):
+        # Retry-After (RFC 9110) says when; the RateLimit fields (IETF draft) say which budget.
         headers["Retry-After"] = str(error.retry_after)
+        if error.limit:
+            headers.update({"RateLimit-Policy": error.limit, "RateLimit-Remaining": "0",
+                            "RateLimit-Reset": str(error.retry_after)})
         extra["retry_after"] = error.retry_after
     if isinstance(error, Conflict):
         headers["ETag"] = f'"{error.current_version}"'

@@ -10,6 +10,7 @@ import signal
 from gunicorn.app.base import BaseApplication
 
 from core import events
+from core.config import load_settings
 
 
 class _Gunicorn(BaseApplication):
@@ -23,7 +24,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        events.configure_logging()
+        events.configure_logging(load_settings())
         return self.factory()
 
 

@@ -177,3 +177,27 @@ def test_echo_redacts_the_callers_secrets(service, credentials, alice):
     echo = service.echo(alice, "rest", "POST /v1/echo", [("X-API-Key", key), ("Accept", "*/*")],
                         json.dumps({"copy": key}), ApiKey(key))
     assert key not in repr(echo) and echo.headers[1].value == "*/*"
+
+
+def test_a_leak_on_the_way_out_is_withheld(home, credentials, alice):
+    unsafe = PlaylistService(load_settings({"PLAYLISTS_HOME": str(home), "PLAYLISTS_UNSAFE": "scan"}))
+    leaked = unsafe.create_playlist(alice, "call me at a.b@example.org")
+    assert leaked.name == "call me at a.b@example.org"             # the scan was off: it got in
+    safe = PlaylistService(load_settings({"PLAYLISTS_HOME": str(home)}))
+    assert safe.get_playlist(alice, leaked.id).name == "[withheld: sensitive data]"
+
+
+def test_teaching_switches_only_on_loopback():
+    from core.config import check_unsafe_allowed
+    settings = load_settings({"PLAYLISTS_UNSAFE": "bola"})
+    check_unsafe_allowed(settings, ["127.0.0.1", "::1"])
+    with pytest.raises(SystemExit, match="loopback"):
+        check_unsafe_allowed(settings, ["0.0.0.0"])
+    with pytest.raises(ValueError, match="PLAYLISTS_UNSAFE"):
+        load_settings({"PLAYLISTS_UNSAFE": "everything"})
+
+
+def test_bola_switched_off_lets_bob_read_alices_playlist(home, alice, bob, credentials):
+    playlist = PlaylistService(load_settings({"PLAYLISTS_HOME": str(home)})).create_playlist(alice, "Private")
+    unsafe = PlaylistService(load_settings({"PLAYLISTS_HOME": str(home), "PLAYLISTS_UNSAFE": "bola"}))
+    assert unsafe.get_playlist(bob, playlist.id).owner == "alice"   # the attack works with the defence off

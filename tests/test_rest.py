@@ -188,3 +188,18 @@ def test_echo_shows_the_request_with_credentials_redacted(api, credentials):
     headers = {h["name"].lower(): h["value"] for h in echo["headers"]}
     assert headers["x-api-key"] == "[redacted]" and headers["content-type"] == "application/json"
     assert echo["body"] == body.replace(key, "[redacted]")
+
+
+def test_a_flood_gets_429_with_retry_after(home, credentials):
+    from .servers import Server
+    server = Server("rest", home, {"PLAYLISTS_RATE_LIMIT": "5/minute"}, tls=False)
+    try:
+        headers = {"X-API-Key": credentials["users"]["bob"]["api_key"]}
+        answers = [requests.get(f"http://127.0.0.1:{server.port}/v1/moods", headers=headers) for _ in range(7)]
+        assert [a.status_code for a in answers].count(200) <= 5
+        limited = answers[-1]
+        problem = assert_problem(limited, 429)
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60 and problem["retry_after"] == int(limited.headers["Retry-After"])
+        assert limited.headers["RateLimit-Policy"] == "5/minute"
+    finally:
+        server.stop()
