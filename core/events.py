@@ -1,13 +1,20 @@
 """Call events: one record per call, whatever the protocol, in the seed's three steps.
 
-received -> authenticated and validated -> answered. Every adapter reports each call
-here once, when it has answered; this module turns it into the log line that
-`make serve` prints.
+received -> authenticated and validated -> answered. Every adapter reports each call here
+once, when it has answered. The event becomes the log line `make serve` prints, and a line
+of JSON appended to $PLAYLISTS_HOME/events.jsonl, which the live view follows and the
+workshop's checks read. Three server processes append to that one file: each line is
+written with a single O_APPEND write, so lines never interleave.
 """
+import json
 import logging
-from dataclasses import dataclass
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("calls")
+MAX_FILE_BYTES = 4 * 1024 * 1024    # then events.jsonl becomes events.jsonl.1: at most ~8 MB kept
 
 # Which step a core error stops a call at: the credential and the request's validity are
 # checked in step 2; a missing playlist or a stale version is only known when answering.
@@ -27,29 +34,69 @@ class CallEvent:
     bytes_out: int
     ms: float
     reason: str = ""       # why it was refused, never a secret
+    client: str = ""       # the User-Agent or its equivalent, as the client sent it
+    at: float = field(default_factory=time.time)
+
+    @property
+    def stopped_at(self) -> int:
+        """The step that failed (2 or 3), or 0 when all three succeeded."""
+        return 0 if self.outcome == "ok" else STOPPED_AT.get(self.outcome, 3)
 
     @property
     def steps(self) -> str:
-        failed = STOPPED_AT.get(self.outcome, 3) if self.outcome != "ok" else 0
-        marks = ["✓" if failed == 0 or step < failed else ("✗" if step == failed else "·") for step in (1, 2, 3)]
+        marks = ["✓" if not self.stopped_at or step < self.stopped_at else "✗" if step == self.stopped_at else "·"
+                 for step in (1, 2, 3)]
         return f"received {marks[0]} → authenticated+validated {marks[1]} → answered {marks[2]}"
 
 
-_unsafe = ""
+class _Journal:
+    path: Path | None = None
+    unsafe: str = ""
 
 
-def configure_logging(settings) -> None:
-    """One tidy line per call, the same in all three servers; defences switched off are
-    announced once at start-up and again on every call's line."""
-    global _unsafe
+def configure(settings) -> None:
+    """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    _Journal.path = settings.home / "events.jsonl"
     if settings.unsafe:
-        _unsafe = f"  [UNSAFE: {','.join(sorted(settings.unsafe))} off]"
-        log.warning("UNSAFE: defences switched off for teaching: %s", ", ".join(sorted(settings.unsafe)))
+        _Journal.unsafe = ",".join(sorted(settings.unsafe))
+        log.warning("UNSAFE: defences switched off for teaching: %s", _Journal.unsafe)
 
 
 def record(event: CallEvent) -> None:
     who = f"{event.user}/{event.auth_method}" if event.user else "anonymous"
     log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s%s", event.protocol, event.operation, who,
              event.status, event.bytes_in, event.bytes_out, event.ms, event.steps,
-             f"  ({event.reason})" if event.reason else "", _unsafe)
+             f"  ({event.reason})" if event.reason else "",
+             f"  [UNSAFE: {_Journal.unsafe} off]" if _Journal.unsafe else "")
+    if _Journal.path:
+        line = json.dumps({**asdict(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe}) + "\n"
+        try:
+            _append(_Journal.path, line.encode())
+        except OSError as error:
+            log.warning("could not journal the call: %s", error)
+
+
+def _append(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size > MAX_FILE_BYTES:
+            os.replace(path, path.with_name(path.name + ".1"))
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def read(home: Path, since: float = 0.0) -> list[dict]:
+    """Every journalled event at or after `since` (a Unix time), oldest first."""
+    events = []
+    for path in (home / "events.jsonl.1", home / "events.jsonl"):
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event["at"] >= since:
+                    events.append(event)
+    return events

@@ -125,7 +125,8 @@ def record_call(response):
         user=identity.user if identity else "", auth_method=identity.method if identity else "",
         outcome=g.get("outcome", "ok"), status=str(response.status_code), bytes_in=request.content_length or 0,
         bytes_out=response.calculate_content_length() or 0,
-        ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", "")))
+        ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", ""),
+        client=request.headers.get("User-Agent", "")))
     return response
 
 

@@ -24,7 +24,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        events.configure_logging(load_settings())
+        events.configure(load_settings())
         return self.factory()
 
 
