@@ -60,7 +60,9 @@ class Identity:
 
 
 def parse_basic(value: str) -> UsernamePassword | None:
-    """Decode the RFC 7617 'user:password' pair; None when it is not valid base64 text."""
+    """Decode the RFC 7617 'user:password' pair; None when it is empty or not valid base64 text."""
+    if not value:
+        return None
     try:
         username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (ValueError, UnicodeDecodeError):

@@ -18,6 +18,7 @@ from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, N
 
 from serve.wsgi import client_certificate_name
 
+from .pages import pages
 from .representations import JSON, OFFERED, render
 from .validation import RequestValidator, load_openapi
 
@@ -36,6 +37,7 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["openapi"] = load_openapi()
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
+    app.register_blueprint(pages)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
@@ -205,7 +207,8 @@ def echo():
 
 def issue_token():
     """RFC 6749 §4.4: the client authenticates with HTTP Basic or with form fields."""
-    basic = parse_basic(request.headers.get("Authorization", "").removeprefix("Basic ").strip())
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    basic = parse_basic(value.strip()) if scheme.lower() == "basic" else None
     form = request.form
     client_id, secret = (basic.username, basic.password) if basic else (form.get("client_id", ""),
                                                                           form.get("client_secret", ""))

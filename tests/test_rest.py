@@ -169,6 +169,9 @@ def test_oauth_errors_follow_rfc_6749(api, credentials):
     wrong = requests.post(url(api, "/oauth/token"), data={"grant_type": "client_credentials",
                                                           "client_id": alice["client_id"], "client_secret": "no"})
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    in_form = requests.post(url(api, "/oauth/token"), data={"grant_type": "client_credentials",
+                            "client_id": alice["client_id"], "client_secret": alice["client_secret"]})
+    assert in_form.status_code == 200 and in_form.headers["Cache-Control"] == "no-store"
     grant = requests.post(url(api, "/oauth/token"), data={"grant_type": "password"}, auth=(alice["client_id"], alice["client_secret"]))
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
     scope = requests.post(url(api, "/oauth/token"), data={"grant_type": "client_credentials", "scope": "admin"},

@@ -1,0 +1,270 @@
+"""The SOAP adapter: SOAP 1.1 envelopes, described by a WSDL, in front of the core.
+
+Four parts, in the same order as in rest/ and rpc/: the app factory, authentication
+glue, one handler per operation, and the error mapping. The XML Schema the handlers
+speak is in types.py; guard.py refuses hostile input before Spyne parses anything.
+"""
+import logging
+import os
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+from spyne import Application, Fault, Service, Unicode, rpc
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from core import PlaylistService
+from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, UsernamePassword
+from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError, TooLarge,
+                         Unauthenticated)
+from serve.wsgi import client_certificate_name
+
+from .guard import CALL, Guard
+from .types import (TNS, AccessTokenHeader, ApiKeyHeader, Minutes, MoodArray, MoodName, Name, PageSize, PageToken,
+                    Playlist, PlaylistArray, PlaylistId, Position, Query, Received, Track, TrackArray, TrackId,
+                    TrackIds, User, Version, optional, required)
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8081/soap"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+XSD = "http://www.w3.org/2001/XMLSchema"
+SCHEMA_ORDER = ["import", "simpleType", "complexType", "element"]
+PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
+
+# The headers this service understands: a header outside this list that is marked
+# mustUnderstand="1" fails the call (see guard.py).
+UNDERSTOOD_HEADERS = (f"{{{TNS}}}ApiKey", f"{{{TNS}}}AccessToken", f"{{{WSSE}}}Security")
+
+# Spyne chats at INFO, and logs every client Fault as an ERROR with a traceback: a bad
+# request is no server error. A server error still reaches "spyne.application.server".
+logging.getLogger("spyne").setLevel(logging.WARNING)
+logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
+
+
+# --- 1. the app factory ------------------------------------------------------------------
+
+def create_app(service: PlaylistService | None = None, public_url: str | None = None) -> Guard:
+    """The WSGI app: the guard, then Spyne. The WSDL names `public_url` as the address."""
+    soap = soap_application(service or PlaylistService(),
+                            public_url or os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL))
+    return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS)
+
+
+def soap_application(service: PlaylistService | None, public_url: str) -> WsgiApplication:
+    app = Application([Playlists], TNS, name="Playlists", config=service,
+                      in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
+    soap = WsgiApplication(app)
+    # Left alone, Spyne writes into the WSDL the Host header of the first ?wsdl request it
+    # sees, and keeps it: one forged Host would send every later client elsewhere.
+    soap.doc.wsdl11.build_interface_document(public_url)
+    soap.event_manager.add_listener("wsgi_return", note_call)
+    soap.event_manager.add_listener("wsgi_exception", note_call)
+    return soap
+
+
+def readable_wsdl(soap: WsgiApplication) -> bytes:
+    """Spyne's WSDL, indented and in a fixed order: the contract is read by people and
+    diffed in git. (Spyne declares the schema's types in an order that changes from one
+    process to the next; the order of declarations means nothing to XML Schema.)"""
+    document = etree.fromstring(soap.doc.wsdl11.get_interface_document())
+    for schema in document.iter(f"{{{XSD}}}schema"):
+        schema[:] = sorted(schema, key=lambda node: (SCHEMA_ORDER.index(etree.QName(node).localname),
+                                                     node.get("name", "")))
+    return etree.tostring(document, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+
+def wsdl_document(public_url: str = DEFAULT_PUBLIC_URL) -> bytes:
+    """The WSDL, byte for byte as a server started with this public URL serves it."""
+    return readable_wsdl(soap_application(None, public_url))
+
+
+def core(ctx) -> PlaylistService:
+    """The core service this application was built around."""
+    return ctx.app.config
+
+
+def note_call(ctx) -> None:
+    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault."""
+    call = ctx.transport.req_env[CALL]
+    call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
+    if ctx.udc is not None:
+        call.user, call.auth_method = ctx.udc.identity.user, ctx.udc.identity.method
+    fault = ctx.out_error or ctx.in_error
+    if fault is not None:
+        reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes
+        call.reason = (reason.decode() if isinstance(reason, bytes) else reason)[:120]
+        call.status = fault.faultcode
+        call.outcome = OUTCOMES.get(fault.faultcode) or ("invalid_argument" if fault.faultcode.startswith("Client")
+                                                         else "internal")
+
+
+# --- 2. authentication glue: lift the credential out of the envelope, hand it to the core ---
+
+@dataclass(frozen=True)
+class Caller:
+    identity: Identity
+    credential: object
+
+
+def authenticate(ctx) -> Caller:
+    credential = credential_from_envelope(ctx)
+    return Caller(core(ctx).authenticate(credential, ctx.transport.req_env.get("REMOTE_ADDR", "")), credential)
+
+
+def credential_from_envelope(ctx):
+    """<ApiKey>, <AccessToken>, a WS-Security UsernameToken, or the TLS client certificate."""
+    api_key, access_token = ctx.in_header or (None, None)
+    if api_key is not None and api_key.value:
+        return ApiKey(api_key.value)
+    if access_token is not None and access_token.value:
+        return BearerToken(access_token.value)
+    token = username_token(ctx.in_header_doc or ())
+    if token is not None:
+        return token
+    common_name = client_certificate_name(ctx.transport.req_env)
+    return ClientCertificate(common_name) if common_name else None
+
+
+def username_token(headers) -> UsernamePassword | None:
+    """<wsse:Security><wsse:UsernameToken> with a PasswordText password, read with lxml."""
+    # Spyne knows no WS-Security. A PasswordDigest cannot be checked against the slow
+    # one-way hashes the core keeps, so here it proves nothing.
+    names = {"wsse": WSSE}
+    for header in headers:
+        if header.tag == f"{{{WSSE}}}Security":
+            username = header.findtext("wsse:UsernameToken/wsse:Username", namespaces=names)
+            password = header.find("wsse:UsernameToken/wsse:Password", namespaces=names)
+            if username and password is not None and password.get("Type", PASSWORD_TEXT) == PASSWORD_TEXT:
+                return UsernamePassword(username, password.text or "")
+    return None
+
+
+def http_headers(environ) -> list[tuple[str, str]]:
+    """The HTTP headers of the request, from the WSGI environ (HTTP_SOAPACTION -> Soapaction)."""
+    plain = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+    return [(plain.get(key) or key[5:].replace("_", "-").title(), value)
+            for key, value in environ.items() if key in plain or key.startswith("HTTP_")]
+
+
+# --- 3. one handler per operation (the names are the WSDL's operations) ----------------------
+
+class Playlists(Service):
+    """The playlist service: every operation of the contract, one core call each."""
+    # Declared on every operation's input as soap:header, so generated clients can send them.
+    __in_header__ = (ApiKeyHeader, AccessTokenHeader)
+
+    @classmethod
+    def call_wrapper(cls, ctx, args=None):
+        """Authenticate, then run the handler; a core error leaves as its Fault (part 4)."""
+        try:
+            ctx.udc = authenticate(ctx)
+            return super().call_wrapper(ctx, args)
+        except ServiceError as error:
+            raise fault_for(error) from None
+
+    @rpc(_returns=required(User), _out_variable_name="user")
+    def WhoAmI(ctx):
+        """Who the credential in this envelope belongs to, and what it may do."""
+        return core(ctx).who_am_i(ctx.udc.identity)
+
+    @rpc(_returns=required(MoodArray), _out_variable_name="items")
+    def ListMoods(ctx):
+        """The moods the catalog knows."""
+        return core(ctx).list_moods(ctx.udc.identity)
+
+    @rpc(optional(MoodName), optional(Query), optional(Query), optional(Query), optional(PageSize), optional(PageToken),
+         _returns=(required(TrackArray), required(Unicode)), _out_variable_names=("items", "next_page_token"))
+    def SearchTracks(ctx, mood, composer, era, text, page_size, page_token):
+        """Search the catalog; an empty next_page_token means the last page."""
+        page = core(ctx).search_tracks(ctx.udc.identity, mood or "", composer or "", era or "", text or "",
+                                       page_size, page_token or "")
+        return page.items, page.next_page_token
+
+    @rpc(required(TrackId), _returns=required(Track), _out_variable_name="track")
+    def GetTrack(ctx, track_id):
+        """One track of the catalog."""
+        return core(ctx).get_track(ctx.udc.identity, track_id)
+
+    @rpc(required(Name), optional(MoodName), optional(TrackIds), _returns=required(Playlist),
+         _out_variable_name="playlist")
+    def CreatePlaylist(ctx, name, mood, track_ids):
+        """A new playlist of the caller's."""
+        return core(ctx).create_playlist(ctx.udc.identity, name, mood or "", track_ids or [])
+
+    @rpc(required(MoodName), required(Minutes), optional(Name),
+         _returns=required(Playlist), _out_variable_name="playlist")
+    def GeneratePlaylist(ctx, mood, duration_minutes, name):
+        """A new playlist of a mood's tracks, within 10% of duration_minutes."""
+        return core(ctx).generate_playlist(ctx.udc.identity, mood, duration_minutes, name or "")
+
+    @rpc(required(PlaylistId), _returns=required(Playlist), _out_variable_name="playlist")
+    def GetPlaylist(ctx, playlist_id):
+        """One playlist of the caller's (another user's is NotFound, like a missing one)."""
+        return core(ctx).get_playlist(ctx.udc.identity, playlist_id)
+
+    @rpc(optional(PageSize), optional(PageToken), _returns=(required(PlaylistArray), required(Unicode)),
+         _out_variable_names=("items", "next_page_token"))
+    def ListPlaylists(ctx, page_size, page_token):
+        """The caller's playlists, oldest first; an empty next_page_token means the last page."""
+        page = core(ctx).list_playlists(ctx.udc.identity, page_size, page_token or "")
+        return page.items, page.next_page_token
+
+    @rpc(required(PlaylistId), required(Version), optional(Name), optional(MoodName), optional(TrackIds),
+         _returns=required(Playlist), _out_variable_name="playlist")
+    def UpdatePlaylist(ctx, playlist_id, version, name, mood, track_ids):
+        """Rename, change the mood or replace the tracks (only the fields sent) of playlist version `version`."""
+        return core(ctx).update_playlist(ctx.udc.identity, playlist_id, version, name, mood, track_ids)
+
+    @rpc(required(PlaylistId), required(TrackId), optional(Position), optional(Version), _returns=required(Playlist),
+         _out_variable_name="playlist")
+    def AddTrack(ctx, playlist_id, track_id, position, version):
+        """Insert a track at a 1-based position; 0 or none appends it."""
+        return core(ctx).add_track(ctx.udc.identity, playlist_id, track_id, position or 0, version)
+
+    @rpc(required(PlaylistId), required(Position), optional(Version), _returns=required(Playlist),
+         _out_variable_name="playlist")
+    def RemoveTrack(ctx, playlist_id, position, version):
+        """Remove the track at a 1-based position."""
+        return core(ctx).remove_track(ctx.udc.identity, playlist_id, position, version)
+
+    @rpc(required(PlaylistId), optional(Version))
+    def DeletePlaylist(ctx, playlist_id, version):
+        """Delete a playlist of the caller's; the answer is empty."""
+        core(ctx).delete_playlist(ctx.udc.identity, playlist_id, version)
+
+    @rpc(optional(Unicode), _returns=required(Received), _out_variable_name="received")
+    def Echo(ctx, message):
+        """What the server received: HTTP headers and the raw envelope, credentials redacted."""
+        environ = ctx.transport.req_env
+        return core(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ),
+                              environ[CALL].body.decode("utf-8", "replace"), ctx.udc.credential)
+
+
+CORE_OPERATIONS = {f"{{{TNS}}}{name}": re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+                   for name in Playlists.public_methods}
+
+
+# --- 4. error mapping: one core error, one SOAP 1.1 Fault ------------------------------------
+# A faultcode says whose fault it is: "Client" (the message was wrong; sent again unchanged
+# it fails again) or "Server", refined after a dot. SOAP 1.1 §6.2: every Fault travels with
+# HTTP 500 and text/xml; Spyne's Soap11 does it, and the guard does it for its own.
+
+FAULTS = {
+    InvalidArgument: ("Client.InvalidArgument", lambda e: {"violations": {"violation": [
+        {"field": v.field, "description": v.description} for v in e.violations]}}),
+    Unauthenticated: ("Client.Unauthenticated", None),
+    Forbidden: ("Client.Forbidden", None),
+    NotFound: ("Client.NotFound", None),
+    Conflict: ("Client.Conflict", lambda e: {"current_version": e.current_version}),
+    RateLimited: ("Client.RateLimited", lambda e: {"retry_after": e.retry_after}),
+    TooLarge: ("Client.TooLarge", lambda e: {"limit": e.limit}),
+}
+# Anything else a handler raises becomes Spyne's Fault("Server", "Internal Error"): the
+# traceback goes to the "spyne.application.server" log, never to the client.
+
+OUTCOMES = {code: error.kind for error, (code, _) in FAULTS.items()}
+
+
+def fault_for(error: ServiceError) -> Fault:
+    code, detail = FAULTS[type(error)]
+    return Fault(code, error.message, detail=detail(error) if detail else None)
