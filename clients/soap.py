@@ -1,0 +1,164 @@
+"""`python -m clients.soap`: the SOAP API from the command line, envelopes built with lxml.
+
+Each function builds one SOAP 1.1 envelope by hand, so you can see every element, and
+posts it; copy any of them into your own program. `--zeep` makes the same call through
+zeep, a client that reads the WSDL and builds the envelope for you. `--show-wire` prints
+the HTTP bytes that really crossed (for zeep too: it is given the same tapped session).
+"""
+import sys
+
+import requests
+import zeep
+from lxml import etree
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
+
+from . import cli
+from . import credentials as creds
+from .wire import Tap, show, tapped_session
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+TNS = "urn:playlists:v1"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
+NAMESPACES = {"soap": SOAP_ENV, "p": TNS}
+
+
+class SoapClient:
+    def __init__(self, url: str = "http://127.0.0.1:8081/soap", auth: str = "key", user: str = "alice",
+                 tap: Tap | None = None, token_url: str = "http://127.0.0.1:8080/oauth/token"):
+        self.secrets = creds.load(user)
+        self.user, self.auth, self.url = user, auth, url
+        self.session = tapped_session(tap) if tap else requests.Session()
+        self.session.trust_env = False   # our CA, not REQUESTS_CA_BUNDLE's
+        if auth == "token":
+            self.token = self.session.post(token_url, data={"grant_type": "client_credentials"}, auth=(
+                self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"]
+        if auth == "mtls":
+            self.url = url.replace("http://", "https://").replace(":8081", ":8444")
+            self.session.cert = (self.secrets["cert"], self.secrets["key"])
+            self.session.verify = self.secrets["ca"]
+
+    def envelope(self, operation: str, **fields) -> bytes:
+        """<Envelope><Header>credential</Header><Body><operation>fields…</operation></Body></Envelope>.
+        Fields go in the order the schema's <xs:sequence> lists them; None leaves one out."""
+        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "p": TNS})
+        header = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Header")
+        self.add_credential(header)
+        call = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{TNS}}}{operation}")
+        for name, value in fields.items():
+            if isinstance(value, list):
+                items = etree.SubElement(call, f"{{{TNS}}}{name}")
+                for item in value:
+                    etree.SubElement(items, f"{{{TNS}}}{name.removesuffix('s')}").text = str(item)
+            elif value is not None:
+                etree.SubElement(call, f"{{{TNS}}}{name}").text = str(value)
+        return etree.tostring(envelope, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+    def add_credential(self, header) -> None:
+        if self.auth == "key":
+            etree.SubElement(header, f"{{{TNS}}}ApiKey").text = self.secrets["api_key"]
+        elif self.auth == "token":
+            etree.SubElement(header, f"{{{TNS}}}AccessToken").text = self.token
+        elif self.auth == "basic":
+            # WS-Security UsernameToken: mustUnderstand="1" says "fail rather than ignore me".
+            security = etree.SubElement(header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
+            security.set(f"{{{SOAP_ENV}}}mustUnderstand", "1")
+            token = etree.SubElement(security, f"{{{WSSE}}}UsernameToken")
+            etree.SubElement(token, f"{{{WSSE}}}Username").text = self.user
+            etree.SubElement(token, f"{{{WSSE}}}Password", Type=PASSWORD_TEXT).text = self.secrets["password"]
+        # mtls: nothing in the envelope; the TLS handshake carried the client certificate.
+
+    def call(self, operation: str, **fields) -> requests.Response:
+        # SOAP 1.1 over HTTP: always POST, text/xml, and a SOAPAction header naming the operation.
+        return self.session.post(self.url, data=self.envelope(operation, **fields),
+                                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{operation}"'})
+
+    def wsdl(self) -> requests.Response:
+        return self.session.get(self.url + "?wsdl")
+
+    def who_am_i(self):
+        return self.call("WhoAmI")
+
+    def list_moods(self):
+        return self.call("ListMoods")
+
+    def search_tracks(self, mood=None, composer=None, era=None, text=None, page_size=None, page_token=None):
+        return self.call("SearchTracks", mood=mood, composer=composer, era=era, text=text,
+                         page_size=page_size, page_token=page_token)
+
+    def get_track(self, track_id):
+        return self.call("GetTrack", track_id=track_id)
+
+    def create_playlist(self, name, mood=None, track_ids=None):
+        return self.call("CreatePlaylist", name=name, mood=mood, track_ids=track_ids)
+
+    def generate_playlist(self, mood, duration_minutes, name=None):
+        return self.call("GeneratePlaylist", mood=mood, duration_minutes=duration_minutes, name=name)
+
+    def get_playlist(self, playlist_id):
+        return self.call("GetPlaylist", playlist_id=playlist_id)
+
+    def list_playlists(self, page_size=None, page_token=None):
+        return self.call("ListPlaylists", page_size=page_size, page_token=page_token)
+
+    def update_playlist(self, playlist_id, version, name=None, mood=None, track_ids=None):
+        return self.call("UpdatePlaylist", playlist_id=playlist_id, version=version, name=name, mood=mood,
+                         track_ids=track_ids)
+
+    def add_track(self, playlist_id, track_id, position=None):
+        return self.call("AddTrack", playlist_id=playlist_id, track_id=track_id, position=position)
+
+    def remove_track(self, playlist_id, position):
+        return self.call("RemoveTrack", playlist_id=playlist_id, position=position)
+
+    def delete_playlist(self, playlist_id):
+        return self.call("DeletePlaylist", playlist_id=playlist_id)
+
+    def echo(self, message="hello, endpoint"):
+        return self.call("Echo", message=message)
+
+
+class ZeepClient(SoapClient):
+    """The same operations, but zeep builds each envelope from the WSDL."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        wsse = UsernameToken(self.user, self.secrets["password"]) if self.auth == "basic" else None
+        proxy = zeep.Client(self.url + "?wsdl", transport=Transport(session=self.session), wsse=wsse)
+        # The WSDL names the server's public address; post to the one we were given instead.
+        self.service = proxy.create_service("{urn:playlists:v1}Playlists", self.url)
+
+    def call(self, operation: str, **fields):
+        headers = {"key": {"ApiKey": self.secrets["api_key"]}, "token": {"AccessToken": getattr(self, "token", "")}}
+        fields = {k: ({"track_id": v} if k == "track_ids" else v) for k, v in fields.items() if v is not None}
+        return getattr(self.service, operation)(**fields, _soapheaders=headers.get(self.auth))
+
+
+def main(argv=None) -> int:
+    p, _ = cli.parser("python -m clients.soap", "Call the SOAP API.", "endpoint (default http://127.0.0.1:8081/soap)")
+    p.add_argument("--zeep", action="store_true", help="let zeep build the envelope from the WSDL instead")
+    args = p.parse_args(argv)
+    tap = Tap()
+    try:
+        client = (ZeepClient if args.zeep else SoapClient)(args.server or "http://127.0.0.1:8081/soap",
+                                                           args.auth, args.user, tap)
+        tap.clear()   # fetching a token or the WSDL is not part of the call shown
+        answer = cli.call(client, args, skip={"zeep"})
+    except requests.ConnectionError as error:
+        raise SystemExit(f"cannot reach the SOAP server: {error.__class__.__name__} (is `make serve` running?)")
+    except zeep.exceptions.Fault as fault:
+        answer = fault
+    if args.show_wire:
+        show(tap, sys.stdout)
+    elif isinstance(answer, requests.Response):
+        print(f"{answer.status_code} {answer.reason}")
+        print(etree.tostring(etree.fromstring(answer.content), pretty_print=True).decode().rstrip())
+    else:
+        print(answer if not isinstance(answer, zeep.exceptions.Fault) else f"Fault {answer.code}: {answer.message}")
+    failed = isinstance(answer, zeep.exceptions.Fault) or (isinstance(answer, requests.Response) and not answer.ok)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
