@@ -1,0 +1,122 @@
+"""The sample clients against real servers: every operation, every credential, honest wire dumps."""
+import io
+import json
+import os
+
+import pytest
+from lxml import etree
+
+from clients.rest import RestClient
+from clients.soap import SoapClient, ZeepClient
+from clients.wire import Tap, show
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+P = "{urn:playlists:v1}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def client_home(home):
+    """The clients find credentials.json through $PLAYLISTS_HOME, as on a learner's machine."""
+    before = os.environ.get("PLAYLISTS_HOME")
+    os.environ["PLAYLISTS_HOME"] = str(home)
+    yield
+    if before is None:
+        del os.environ["PLAYLISTS_HOME"]
+    else:
+        os.environ["PLAYLISTS_HOME"] = before
+
+
+def rest(server, auth="key", tap=None):
+    return RestClient(f"http://127.0.0.1:{server.port}", auth, "alice", tap)
+
+
+def soap(server, auth="key", tap=None, rest_server=None):
+    token_url = f"http://127.0.0.1:{rest_server.port}/oauth/token" if rest_server else ""
+    return SoapClient(f"http://127.0.0.1:{server.port}/soap", auth, "alice", tap, token_url)
+
+
+@pytest.mark.parametrize("auth", ["key", "basic", "token", "mtls"])
+def test_rest_client_authenticates_each_way(rest_server, auth):
+    client = rest(rest_server, auth)
+    if auth == "mtls":
+        client.url = f"https://127.0.0.1:{rest_server.tls_port}"
+    assert client.who_am_i().json()["auth_method"] == {"key": "api_key"}.get(auth, auth).replace("token", "bearer")
+
+
+def test_rest_client_covers_every_operation(rest_server):
+    client = rest(rest_server)
+    assert client.list_moods().json()["items"]
+    track = client.search_tracks(mood="calm", page_size=1).json()["items"][0]
+    assert client.get_track(track["id"]).json() == track
+    playlist = client.create_playlist("Clients", "calm", [track["id"]]).json()
+    assert client.get_playlist(playlist["id"]).json() == playlist
+    playlist = client.add_track(playlist["id"], "bach-bwv1007-prelude").json()
+    playlist = client.update_playlist(playlist["id"], playlist["version"], name="Clients 2").json()
+    playlist = client.remove_track(playlist["id"], 1).json()
+    assert [t["id"] for t in playlist["tracks"]] == ["bach-bwv1007-prelude"] and playlist["name"] == "Clients 2"
+    assert playlist["id"] in [p["id"] for p in client.list_playlists(page_size=50).json()["items"]]
+    assert client.generate_playlist("joyful", 10).status_code == 201
+    assert client.delete_playlist(playlist["id"]).status_code == 204
+    assert client.echo("hi").json()["body"] == '{"message": "hi"}'
+
+
+def test_rest_wire_dump_is_what_the_server_received(rest_server):
+    tap = Tap()
+    client = rest(rest_server, tap=tap)
+    tap.clear()
+    received = client.echo("byte for byte").json()
+    head, _, body = bytes(tap.sent).partition(b"\r\n\r\n")
+    assert body.decode() == received["body"]
+    assert head.startswith(b"POST /v1/echo HTTP/1.1\r\n")
+    out = io.StringIO()
+    show(tap, out)
+    assert "> POST /v1/echo HTTP/1.1" in out.getvalue() and "< HTTP/1.1 200 OK" in out.getvalue()
+
+
+@pytest.mark.parametrize("auth", ["key", "basic", "token", "mtls"])
+def test_soap_client_authenticates_each_way(soap_server, rest_server, auth):
+    client = soap(soap_server, auth, rest_server=rest_server)
+    if auth == "mtls":
+        client.url = f"https://127.0.0.1:{soap_server.tls_port}/soap"
+    answer = etree.fromstring(client.who_am_i().content)
+    assert answer.findtext(f".//{P}auth_method") == {"key": "api_key", "token": "bearer"}.get(auth, auth)
+
+
+def test_soap_client_covers_every_operation(soap_server):
+    client = soap(soap_server)
+
+    def body(response, status=200):
+        assert response.status_code == status, response.text
+        return etree.fromstring(response.content)
+
+    assert body(client.list_moods()).findall(f".//{P}Mood")
+    track_id = body(client.search_tracks(mood="calm", page_size=1)).findtext(f".//{P}Track/{P}id")
+    assert body(client.get_track(track_id)).findtext(f".//{P}id") == track_id
+    playlist = body(client.create_playlist("Clients", "calm", [track_id]))
+    playlist_id = playlist.findtext(f".//{P}playlist/{P}id")
+    assert body(client.get_playlist(playlist_id)).findtext(f".//{P}playlist/{P}name") == "Clients"
+    assert body(client.add_track(playlist_id, "bach-bwv1007-prelude")).findtext(f".//{P}version") == "2"
+    assert body(client.update_playlist(playlist_id, 2, name="Clients 2")).findtext(f".//{P}playlist/{P}name") == "Clients 2"
+    assert body(client.remove_track(playlist_id, 1)).findtext(f".//{P}version") == "4"
+    assert playlist_id in [e.text for e in body(client.list_playlists(page_size=50)).iter(f"{P}id")]
+    assert body(client.generate_playlist("joyful", 10)).findtext(f".//{P}mood") == "joyful"
+    body(client.delete_playlist(playlist_id))
+    assert "Client.NotFound" in body(client.get_playlist(playlist_id), 500).findtext(".//faultcode")
+    assert "hello" in body(client.echo("hello")).findtext(f".//{P}body")
+
+
+def test_soap_wire_dump_parses_as_the_envelope_posted(soap_server):
+    tap = Tap()
+    client = soap(soap_server, tap=tap)
+    envelope = client.envelope("GetTrack", track_id="bach-bwv1007-prelude")
+    tap.clear()
+    client.get_track("bach-bwv1007-prelude")
+    _, _, posted = bytes(tap.sent).partition(b"\r\n\r\n")
+    assert posted == envelope
+    assert etree.fromstring(posted).find(f"{{{SOAP_ENV}}}Body/{P}GetTrack/{P}track_id").text == "bach-bwv1007-prelude"
+
+
+def test_zeep_makes_the_same_call_from_the_wsdl(soap_server):
+    zeep_client = ZeepClient(f"http://127.0.0.1:{soap_server.port}/soap", "key", "alice")
+    hand_made = etree.fromstring(soap(soap_server).get_track("bach-bwv1007-prelude").content)
+    assert zeep_client.get_track("bach-bwv1007-prelude")["title"] == hand_made.findtext(f".//{P}title")
