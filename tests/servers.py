@@ -16,12 +16,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30, log: Path | None = None) -> None:
     """Poll until the port accepts a connection; fail at once if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {process.stdout.read()}")
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text() if log else ''}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
@@ -38,18 +38,23 @@ class Server:
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
         environment = {**os.environ, "PLAYLISTS_HOME": str(home), **(env or {})}
+        # The log goes to a file: a pipe nobody reads would fill up and block the server.
+        self.log_path = Path(home) / f"{kind}-{self.port}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", kind, "--host", "127.0.0.1", "--port", str(self.port),
              "--tls-port", str(self.tls_port)],
-            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=environment, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True)
         try:
-            wait_for_port(self.port, self.process)
+            wait_for_port(self.port, self.process, log=self.log_path)
             if self.tls_port:
-                wait_for_port(self.tls_port, self.process)
+                wait_for_port(self.tls_port, self.process, log=self.log_path)
         except Exception:
             self.stop()
             raise
+
+    def output(self) -> str:
+        return self.log_path.read_text()
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> int:
         if self.process.poll() is None:
