@@ -28,7 +28,8 @@ class GrpcClient:
     nothing for it, and the server reads its zero value ("", 0, an empty list)."""
 
     def __init__(self, address: str = "127.0.0.1:50051", auth: str = "key", user: str = "alice",
-                 token_url: str = "http://127.0.0.1:8080/oauth/token", relay: bool = False):
+                 token_url: str = "http://127.0.0.1:8080/oauth/token", relay: bool = False,
+                 tls_address: str | None = None):
         secrets = creds.load(user)
         self.metadata = []
         if auth == "key":
@@ -38,16 +39,18 @@ class GrpcClient:
             self.metadata = [("authorization", f"Basic {pair}")]
         elif auth == "token":
             self.metadata = [("authorization", "Bearer " + get_token(token_url, secrets))]
+        if auth == "mtls":
+            host, port = address.rsplit(":", 1)
+            address = tls_address or f"{host}:{int(port) + 1}"
         host, port = address.rsplit(":", 1)
-        self.relay = Relay(host, int(port) + (1 if auth == "mtls" else 0)) if relay else None
+        self.relay = Relay(host, int(port)) if relay else None
         target = f"127.0.0.1:{self.relay.port}" if self.relay else address
         if auth == "mtls":
-            # Our certificate proves who we are; the demo CA proves who the server is.
+            # Our certificate proves who we are; the demo CA proves who the server is, whose
+            # certificate names localhost (the name checked, whatever address we dial).
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=open(secrets["ca"], "rb").read(),
                 private_key=open(secrets["key"], "rb").read(), certificate_chain=open(secrets["cert"], "rb").read())
-            host = "localhost" if self.relay else host
-            target = target if self.relay else f"{host}:{int(port) + 1}"
             self.channel = grpc.secure_channel(target, credentials,
                                                options=[("grpc.ssl_target_name_override", "localhost")])
         else:

@@ -6,17 +6,21 @@ decoded the way a protocol analyser would: frames (hyperframe), header compressi
 (hpack), the 5-byte gRPC message prefix, and each protobuf field's number, wire type
 and value.
 """
+import base64
 import socket
 import struct
 import threading
 
-from google.protobuf import descriptor_pool
+from google.protobuf import any_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2  # noqa: F401  (registers the detail types to decode)
 from hpack import Decoder
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"   # every HTTP/2 connection starts with it
 WIRE_TYPES = {0: "varint", 1: "64-bit", 2: "length-delimited", 5: "32-bit"}
+STATUS = status_pb2.Status.DESCRIPTOR   # what grpc-status-details-bin carries
 
 
 class Relay:
@@ -38,6 +42,9 @@ class Relay:
             except OSError:
                 return
             server = socket.create_connection(self.target)
+            for sock in (client, server):
+                # Pass each small frame on at once: Nagle's algorithm would hold it for an ACK.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets += [client, server]
             threading.Thread(target=self._pump, args=(client, server, self.sent), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, self.received), daemon=True).start()
@@ -101,7 +108,7 @@ def _varint(data: bytes, offset: int) -> tuple[int, int]:
         shift += 7
 
 
-def decode_protobuf(data: bytes, descriptor=None, indent: str = "    ") -> list[str]:
+def decode_protobuf(data: bytes, descriptor=None, indent: str = "    ", hex_width: int = 47) -> list[str]:
     """Each field as it is on the wire: number, wire type, value (named when the proto says)."""
     lines, offset = [], 0
     while offset < len(data):
@@ -122,23 +129,26 @@ def decode_protobuf(data: bytes, descriptor=None, indent: str = "    ") -> list[
         elif wire_type == 2:
             length, offset = _varint(data, offset)
             value, offset = data[offset:offset + length], offset + length
-            if field and field.type == FieldDescriptor.TYPE_MESSAGE:
-                lines.append(f"{indent}{data[start:offset - length].hex(' '):<47}  field {number}{name}, "
-                             f"length-delimited, a {field.message_type.name} of {length} bytes:")
-                lines += decode_protobuf(value, field.message_type, indent + "    ")
+            inner = _any_type(descriptor, data) if field and field.name == "value" else None
+            if inner or (field and field.type == FieldDescriptor.TYPE_MESSAGE):
+                inner = inner or field.message_type
+                lines.append(f"{indent}{data[start:offset - length].hex(' '):<{hex_width}}  field {number}{name}, "
+                             f"length-delimited, a {inner.name} of {length} bytes:")
+                lines += decode_protobuf(value, inner, indent + "    ", hex_width)
                 continue
             shown = repr(value.decode("utf-8", errors="replace")) if not field or field.type == FieldDescriptor.TYPE_STRING else value.hex(" ")
         else:
             lines.append(f"{indent}{data[start:].hex(' ')}  (not protobuf)")
             return lines
         raw = data[start:offset].hex(" ")
-        raw = raw if len(raw) <= 47 else raw[:44] + "..."
-        lines.append(f"{indent}{raw:<47}  field {number}{name}, {WIRE_TYPES[wire_type]}: {shown}")
+        raw = raw if len(raw) <= hex_width else raw[:hex_width - 3] + "..."
+        lines.append(f"{indent}{raw:<{hex_width}}  field {number}{name}, {WIRE_TYPES[wire_type]}: {shown}")
     return lines
 
 
-def describe(sent: bytes, received: bytes, since: tuple[int, int] = (0, 0)) -> str:
-    """The exchange after `since`, decoded: '>' what the client sent, '<' what came back."""
+def describe(sent: bytes, received: bytes, since: tuple[int, int] = (0, 0), hex_width: int = 47) -> str:
+    """The exchange after `since`, decoded: '>' what the client sent, '<' what came back.
+    Each field's bytes are shown in hex, cut at `hex_width` characters."""
     out, paths = [], {}
     for marker, data, start in ((">", sent, since[0]), ("<", received, since[1])):
         decoder, block = Decoder(), b""
@@ -147,15 +157,20 @@ def describe(sent: bytes, received: bytes, since: tuple[int, int] = (0, 0)) -> s
                 block += frame.data
                 if "END_HEADERS" not in frame.flags:
                     continue
-                headers = decoder.decode(block)
+                headers = [(k.decode(), v) for k, v in decoder.decode(block, raw=True)]
                 block = b""
                 if offset < start:
                     continue
                 trailers = marker == "<" and any(k == "grpc-status" for k, _ in headers)
                 out.append(f"{marker} HEADERS{' (trailers: the status travels here, after the body)' if trailers else ''}"
                            f", stream {frame.stream_id}")
-                out += [f"{marker}   {k}: {v}" for k, v in headers]
-                paths.setdefault(frame.stream_id, dict(headers).get(":path"))
+                for name, value in headers:
+                    if name.endswith("-bin"):
+                        out += [f"{marker}   {name}: a google.rpc.Status of {len(binary(value))} bytes:"]
+                        out += [f"{marker} {line}" for line in decode_protobuf(binary(value), STATUS, "      ", hex_width)]
+                    else:
+                        out.append(f"{marker}   {name}: {value.decode('utf-8', 'replace')}")
+                paths.setdefault(frame.stream_id, dict(headers).get(":path", b"").decode())
             elif isinstance(frame, DataFrame) and frame.data and offset >= start:
                 method = _method(paths.get(frame.stream_id))
                 kind = (method.input_type if marker == ">" else method.output_type) if method else None
@@ -163,8 +178,26 @@ def describe(sent: bytes, received: bytes, since: tuple[int, int] = (0, 0)) -> s
                     out.append(f"{marker} DATA, stream {frame.stream_id}: prefix {prefix.hex(' ')} = "
                                f"{'compressed' if compressed else 'not compressed'}, {len(message)} bytes"
                                f"{f' of {kind.full_name}' if kind else ''}")
-                    out += [f"{marker} {line}" for line in decode_protobuf(message, kind)]
+                    out += [f"{marker} {line}" for line in decode_protobuf(message, kind, hex_width=hex_width)]
     return "\n".join(out) + "\n"
+
+
+def _any_type(descriptor, data: bytes):
+    """Inside a google.protobuf.Any, the message type its type_url names (e.g. BadRequest)."""
+    if descriptor is None or descriptor.full_name != "google.protobuf.Any":
+        return None
+    any_message = any_pb2.Any()
+    try:
+        any_message.ParseFromString(data)
+        return descriptor_pool.Default().FindMessageTypeByName(any_message.TypeName())
+    except (DecodeError, KeyError):
+        return None
+
+
+def binary(value: bytes) -> bytes:
+    """A '-bin' metadata value: base64 on the wire, or raw after a 0x00 byte when both
+    ends agreed to gRPC's 'true binary' metadata (grpc-allow-true-binary-metadata)."""
+    return value[1:] if value.startswith(b"\x00") else base64.b64decode(value + b"=" * (-len(value) % 4))
 
 
 def _method(path: str | None):

@@ -17,7 +17,7 @@ SERVERS = {  # name: (default plain port, default TLS port)
     "soap": (8081, 8444),
     "rpc": (50051, 50052),
 }
-COLOURS = {"rest": "\033[36m", "soap": "\033[35m", "rpc": "\033[33m", "tour": "\033[32m"}
+COLOURS = {"rest": "\033[36m", "soap": "\033[35m", "rpc": "\033[33m"}
 
 
 def prefix(name: str) -> str:
@@ -26,10 +26,10 @@ def prefix(name: str) -> str:
     return f"{COLOURS[name]}{name:<4}\033[0m │ "
 
 
-def start(name: str, host: str) -> subprocess.Popen:
+def start(name: str, host: str, log=subprocess.PIPE) -> subprocess.Popen:
     port, tls_port = SERVERS[name]
     return subprocess.Popen([sys.executable, "-u", "-m", name, "--host", host, "--port", str(port),
-                             "--tls-port", str(tls_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             "--tls-port", str(tls_port)], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
@@ -73,30 +73,27 @@ def stop(processes: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address all three bind (default 127.0.0.1)")
-    parser.add_argument("--demo", action="store_true", help="run the side-by-side tour, then stop")
+    parser.add_argument("--demo", action="store_true",
+                        help="run the side-by-side tour against the servers, then stop them")
     args = parser.parse_args()
-    processes = {name: start(name, args.host) for name in SERVERS}
-    selector = selectors.DefaultSelector()
-    for name, process in processes.items():
-        selector.register(process.stdout, selectors.EVENT_READ, name)
+    # In the demo the tour has the screen; the servers' call lines go to a file.
+    log = open(os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "serve.log"), "a") if args.demo else None
+    processes = {name: start(name, args.host, log or subprocess.PIPE) for name in SERVERS}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     code = 0
     try:
         for name, process in processes.items():
             wait_until_listening(args.host, SERVERS[name][0], process)
-        print(f"serve: REST http://{args.host}:8080  SOAP http://{args.host}:8081/soap  "
-              f"gRPC {args.host}:50051   (TLS: 8443, 8444, 50052)", flush=True)
+        print(f"serve: REST http://{args.host}:8080   SOAP http://{args.host}:8081/soap   gRPC {args.host}:50051"
+              f"   (mutual TLS: 8443, 8444, 50052)\n       start here: http://{args.host}:8080/", flush=True)
         if args.demo:
-            tour = subprocess.Popen([sys.executable, "-u", "-m", "clients.compare", "all"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            selector.register(tour.stdout, selectors.EVENT_READ, "tour")
-            pump(processes, selector, lambda: tour.poll() is not None)
-            for key in list(selector.get_map().values()):
-                if key.data == "tour":
-                    sys.stdout.write("".join(prefix("tour") + l.decode() for l in key.fileobj.readlines()))
-            code = tour.returncode
+            code = subprocess.call([sys.executable, "-m", "clients.compare", "all"])
+            print(f"\nThe servers' log of the tour: {log.name}")
         else:
+            selector = selectors.DefaultSelector()
+            for name, process in processes.items():
+                selector.register(process.stdout, selectors.EVENT_READ, name)
             pump(processes, selector, lambda: bool(stopping))
     except KeyboardInterrupt:
         pass

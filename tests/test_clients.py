@@ -120,3 +120,94 @@ def test_zeep_makes_the_same_call_from_the_wsdl(soap_server):
     zeep_client = ZeepClient(f"http://127.0.0.1:{soap_server.port}/soap", "key", "alice")
     hand_made = etree.fromstring(soap(soap_server).get_track("bach-bwv1007-prelude").content)
     assert zeep_client.get_track("bach-bwv1007-prelude")["title"] == hand_made.findtext(f".//{P}title")
+
+
+def grpc_client(server, auth="key", rest_server=None, relay=False):
+    from clients.grpc import GrpcClient
+    token_url = f"http://127.0.0.1:{rest_server.port}/oauth/token" if rest_server else ""
+    return GrpcClient(f"127.0.0.1:{server.port}", auth, "alice", token_url, relay,
+                      tls_address=f"127.0.0.1:{server.tls_port}")
+
+
+@pytest.mark.parametrize("auth", ["key", "basic", "token", "mtls"])
+def test_grpc_client_authenticates_each_way(rpc_server, rest_server, auth):
+    me = grpc_client(rpc_server, auth, rest_server).who_am_i()
+    assert me.name == "alice" and me.auth_method == {"key": "api_key", "token": "bearer"}.get(auth, auth)
+
+
+def test_grpc_client_covers_every_operation(rpc_server):
+    import grpc
+    client = grpc_client(rpc_server)
+    assert client.list_moods().items
+    track = client.search_tracks(mood="calm", page_size=1).items[0]
+    assert client.get_track(track.id) == track
+    playlist = client.create_playlist("Clients", "calm", [track.id])
+    assert client.get_playlist(playlist.id) == playlist
+    playlist = client.add_track(playlist.id, "bach-bwv1007-prelude")
+    playlist = client.update_playlist(playlist.id, playlist.version, name="Clients 2")
+    playlist = client.remove_track(playlist.id, 1)
+    assert [t.id for t in playlist.tracks] == ["bach-bwv1007-prelude"] and playlist.name == "Clients 2"
+    assert playlist.id in [p.id for p in client.list_playlists(page_size=50).items]
+    assert [n.track.id for n in client.play_playlist(playlist.id, ms_per_second=1)] == ["bach-bwv1007-prelude"]
+    radio = list(client.mood_radio(["calm", "joyful"]))
+    assert [r.mood for r in radio] == ["calm", "joyful"] and all(r.tracks for r in radio)
+    assert client.generate_playlist("joyful", 10).mood == "joyful"
+    client.delete_playlist(playlist.id)
+    with pytest.raises(grpc.RpcError) as error:
+        client.get_playlist(playlist.id)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "hi there" in client.echo("hi there").body
+
+
+def test_grpc_wire_dump_decodes_back_to_the_message_sent(rpc_server):
+    from hyperframe.frame import DataFrame
+    from playlist.v1 import playlist_pb2 as pb
+
+    from clients.grpc_wire import describe, frames, grpc_messages
+    client = grpc_client(rpc_server, relay=True)
+    client.who_am_i()                                   # the connection's first call sets up HTTP/2
+    mark = client.relay.mark()
+    sent = pb.SearchTracksRequest(mood="calm", era="Baroque", page_size=2)
+    answer = client.stub.SearchTracks(sent, metadata=client.metadata)
+    requests = [message for offset, frame in frames(bytes(client.relay.sent)) if offset >= mark[0]
+                and isinstance(frame, DataFrame) for _, _, message in grpc_messages(frame.data)]
+    assert [pb.SearchTracksRequest.FromString(m) for m in requests] == [sent]
+    answers = [message for offset, frame in frames(bytes(client.relay.received)) if offset >= mark[1]
+               and isinstance(frame, DataFrame) for _, _, message in grpc_messages(frame.data)]
+    assert [pb.SearchTracksResponse.FromString(m) for m in answers] == [answer]
+    text = describe(client.relay.sent, client.relay.received, mark)
+    assert ":path: /playlist.v1.Playlists/SearchTracks" in text and "field 1 (mood), length-delimited: 'calm'" in text
+    assert "grpc-status: 0" in text
+
+
+def test_compare_prints_three_columns_and_writes_a_well_formed_page(rest_server, soap_server, rpc_server, home,
+                                                                   capsys):
+    from html.parser import HTMLParser
+
+    from clients import compare
+    assert compare.main(["all", "--width", "200", "--rest", f"http://127.0.0.1:{rest_server.port}",
+                         "--soap", f"http://127.0.0.1:{soap_server.port}/soap",
+                         "--grpc", f"127.0.0.1:{rpc_server.port}"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("REST" + " " * 10) >= 5 and "bytes received" in out
+    for status in ("404 NOT FOUND", "NOT_FOUND", "400 BAD REQUEST", "INVALID_ARGUMENT", "201 CREATED"):
+        assert status in out
+
+    class Balanced(HTMLParser):
+        VOID = {"meta", "br", "hr", "img", "link", "input"}
+
+        def __init__(self):
+            super().__init__()
+            self.open = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in self.VOID:
+                self.open.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
+
+    page = (home / "compare.html").read_text()
+    parser = Balanced()
+    parser.feed(page)
+    assert parser.open == [] and all(f"<h3>{p}</h3>" in page for p in ("REST", "SOAP", "gRPC"))
