@@ -1,21 +1,14 @@
 """`python -m soap`: the SOAP server under gunicorn, plain HTTP and mutual TLS."""
-import argparse
 import os
 from pathlib import Path
 
-from core.config import check_unsafe_allowed, load_settings
-from serve import wsgi
+from serve import cli, wsgi
 
 from .app import DEFAULT_PUBLIC_URL, create_app, wsdl_document
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m soap", description="Serve the SOAP 1.1 API and its WSDL.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8081, help="plain HTTP port (default 8081)")
-    parser.add_argument("--tls-port", type=int, default=8444, help="mutual-TLS port (default 8444; 0 = off)")
-    parser.add_argument("--db", help="SQLite database (default $PLAYLISTS_HOME/playlists.sqlite3)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser = cli.parser("python -m soap", "Serve the SOAP 1.1 API and its WSDL.", 8081, 8444, 2, "worker processes")
     parser.add_argument("--public-url", default=os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL),
                         help="the address the WSDL gives clients, never taken from a request's Host header "
                              f"(default $PLAYLISTS_SOAP_URL or {DEFAULT_PUBLIC_URL})")
@@ -26,12 +19,8 @@ def main() -> None:
         args.write_wsdl.write_bytes(wsdl_document(args.public_url))
         print(f"soap: wrote {args.write_wsdl}")
         return
-    # The workers, fresh processes, read their settings from the environment.
-    os.environ["PLAYLISTS_SOAP_URL"] = args.public_url
-    if args.db:
-        os.environ["PLAYLISTS_DB"] = args.db
-    settings = load_settings()
-    check_unsafe_allowed(settings, [args.host])
+    os.environ["PLAYLISTS_SOAP_URL"] = args.public_url   # for the workers, as cli.settings explains
+    settings = cli.settings(args)
     create_app()  # fail here, once, with a clear message if `make setup` has not run
     print(f"soap: http://{args.host}:{args.port}/soap"
           + (f" and https://{args.host}:{args.tls_port}/soap (mutual TLS)" if args.tls_port else "")

@@ -50,3 +50,18 @@ def soap_server(home):
 @pytest.fixture(scope="module")
 def rpc_server(home):
     yield from _server("rpc", home)
+
+
+@pytest.fixture(scope="module")
+def channel(rpc_server):
+    """A plain gRPC channel to the module's server, connected before the first call."""
+    import grpc
+    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def stub(channel):
+    from playlist.v1 import playlist_pb2_grpc
+    return playlist_pb2_grpc.PlaylistsStub(channel)

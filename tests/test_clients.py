@@ -1,6 +1,5 @@
 """The sample clients against real servers: every operation, every credential, honest wire dumps."""
 import io
-import json
 import os
 
 import pytest

@@ -5,7 +5,6 @@ request, however odd, may produce a 500.
 """
 import os
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance

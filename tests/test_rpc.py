@@ -10,23 +10,10 @@ from google.protobuf import field_mask_pb2, json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
-from playlist.v1 import playlist_pb2_grpc
 
 from core import limits
 
 CODE = grpc.StatusCode
-
-
-@pytest.fixture(scope="module")
-def channel(rpc_server):
-    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=10)
-        yield channel
-
-
-@pytest.fixture(scope="module")
-def stub(channel):
-    return playlist_pb2_grpc.PlaylistsStub(channel)
 
 
 @pytest.fixture(scope="module")

@@ -20,18 +20,6 @@ CODE = grpc.StatusCode
 SERVICE = "playlist.v1.Playlists"
 
 
-@pytest.fixture(scope="module")
-def channel(rpc_server):
-    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=10)
-        yield channel
-
-
-@pytest.fixture(scope="module")
-def stub(channel):
-    return playlist_pb2_grpc.PlaylistsStub(channel)
-
-
 def token(rest_server, user: dict, scope: str = "") -> str:
     """An OAuth 2.0 access token from the REST server (client-credentials grant; the client
     authenticates with HTTP Basic, as RFC 6749 §2.3.1 recommends)."""
