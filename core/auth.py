@@ -195,8 +195,10 @@ class Authenticator:
 
     def record_failure(self, key: str, threshold: int) -> None:
         with self.db.write() as conn:
-            row = conn.execute("SELECT failures FROM auth_failures WHERE key = ?", (key,)).fetchone()
-            failures = (row["failures"] if row else 0) + 1
+            row = conn.execute("SELECT * FROM auth_failures WHERE key = ?", (key,)).fetchone()
+            # A shared address (a classroom behind one NAT) must not stay suspect forever.
+            recent = row and time.time() - row["locked_until"] < limits.FAILURES_FORGOTTEN_AFTER
+            failures = (row["failures"] if recent else 0) + 1
             locked_until = time.time() + limits.lockout_seconds(failures, threshold)
             conn.execute("INSERT OR REPLACE INTO auth_failures VALUES (?, ?, ?)", (key, failures, locked_until))
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("calls")
+JOURNAL = "events.jsonl"
 MAX_FILE_BYTES = 4 * 1024 * 1024    # then events.jsonl becomes events.jsonl.1: at most ~8 MB kept
 
 # Which step a core error stops a call at: the credential and the request's validity are
@@ -58,7 +59,7 @@ class _Journal:
 def configure(settings) -> None:
     """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    _Journal.path = settings.home / "events.jsonl"
+    _Journal.path = settings.home / JOURNAL
     if settings.unsafe:
         _Journal.unsafe = ",".join(sorted(settings.unsafe))
         log.warning("UNSAFE: defences switched off for teaching: %s", _Journal.unsafe)
@@ -78,6 +79,11 @@ def record(event: CallEvent) -> None:
             log.warning("could not journal the call: %s", error)
 
 
+def append(home: Path, entry: dict) -> None:
+    """Journal something that is not a call (a workshop solve, say): same file, same single write."""
+    _append(home / JOURNAL, (json.dumps(entry) + "\n").encode())
+
+
 def _append(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -91,7 +97,7 @@ def _append(path: Path, data: bytes) -> None:
 def read(home: Path, since: float = 0.0) -> list[dict]:
     """Every journalled event at or after `since` (a Unix time), oldest first."""
     events = []
-    for path in (home / "events.jsonl.1", home / "events.jsonl"):
+    for path in (home / (JOURNAL + ".1"), home / JOURNAL):
         if path.exists():
             for line in path.read_text(errors="replace").splitlines():
                 try:

@@ -15,6 +15,7 @@ MAX_STREAM_MESSAGES = 200           # what one streaming call may send or receiv
 LOCKOUT_AFTER_FAILURES = 5
 SOURCE_LOCKOUT_AFTER_FAILURES = 20
 LOCKOUT_MAX_SECONDS = 300
+FAILURES_FORGOTTEN_AFTER = 900      # failures older than 15 minutes no longer count
 
 
 def lockout_seconds(failures: int, threshold: int) -> int:

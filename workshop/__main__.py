@@ -1,0 +1,167 @@
+"""`python -m workshop`: the exercises, their hints one at a time, their checks, the group's progress."""
+import argparse
+import sys
+import textwrap
+import time
+
+from core.config import load_settings
+
+from . import journal
+from .evidence import Seen
+from .exercises import EXERCISES, Exercise, listing
+from .progress import Progress
+from .reset import reset
+
+WIDTH = 92
+
+
+def wrap(text: str, indent: str = "") -> str:
+    """Prose wrapped to WIDTH; a line indented by four spaces is a command, kept as written."""
+    return "\n".join(line if line.startswith("    ") else
+                     textwrap.fill(line, WIDTH, initial_indent=indent, subsequent_indent=indent)
+                     for line in text.split("\n"))
+
+
+def clock(at: float) -> str:
+    """'09:12:03' today, '2026-11-25 09:12' on another day."""
+    same_day = time.localtime(at)[:3] == time.localtime()[:3]
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", time.localtime(at))
+
+
+def counted(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' * (n != 1)}"
+
+
+def exercise_number(text: str) -> Exercise:
+    if not text.isdigit() or not 1 <= int(text) <= len(EXERCISES):
+        raise argparse.ArgumentTypeError(f"exercises are numbered 1 to {len(EXERCISES)}, not {text!r}")
+    return EXERCISES[int(text) - 1]
+
+
+def show_list(settings, progress: Progress, args) -> int:
+    width = max(len(e.title) for e in EXERCISES)
+    for e in EXERCISES:
+        entry = progress.get(e.number) or {}
+        done = "✓ solved" if entry.get("solved_at") else ""
+        print(f"{e.number:>2}  {e.title:<{width}}  {e.topic:<20}  {done}".rstrip())
+    print("\nBegin with: python -m workshop show 1")
+    return 0
+
+
+def show(settings, progress: Progress, args) -> int:
+    e = args.exercise
+    entry = progress.start(e.number)
+    progress.save()
+    print(f"Exercise {e.number} · {e.topic} · {e.title}\n\n{wrap(e.goal)}\n")
+    for shown in range(entry["hints"]):
+        print(wrap(f"Hint {shown + 1} of {len(e.hints)}: {e.hints[shown]}"), end="\n\n")
+    left = len(e.hints) - entry["hints"]
+    if left:
+        print(f"{left} hint{'s' * (left > 1)} left: python -m workshop hint {e.number}")
+    print(f"When you are done: python -m workshop check {e.number}")
+    print(f"Started at {clock(entry['started_at'])}: only calls made since then count."
+          + (f" Solved at {clock(entry['solved_at'])}." if entry["solved_at"] else ""))
+    return 0
+
+
+def hint(settings, progress: Progress, args) -> int:
+    e = args.exercise
+    entry = progress.start(e.number)
+    if entry["hints"] >= len(e.hints):
+        print(f"No more hints for exercise {e.number}. The solution is {e.run}")
+        progress.save()
+        return 0
+    entry["hints"] += 1
+    progress.save()
+    print(wrap(f"Hint {entry['hints']} of {len(e.hints)}: {e.hints[entry['hints'] - 1]}"))
+    return 0
+
+
+def check(settings, progress: Progress, args) -> int:
+    e = args.exercise
+    if progress.get(e.number) is None:
+        progress.start(e.number)
+        progress.save()
+        print(wrap(f"✗ Exercise {e.number} starts now ({clock(time.time())}): only calls made from now on count. "
+                   f"Do it, then check again. (python -m workshop show {e.number} shows the goal.)"))
+        return 1
+    entry = progress.get(e.number)
+    result = e.check(Seen(settings, entry["started_at"]))
+    if not result.solved:
+        print(wrap(f"✗ Not yet. {result.message}"))
+        return 1
+    if entry["solved_at"] is None:
+        entry["solved_at"] = time.time()
+        progress.save()
+        journal.record_solve(settings.home, e.number, e.slug, e.title, entry["hints"], result.message)
+    print(wrap(f"✓ Exercise {e.number} solved (at {clock(entry['solved_at'])}). {result.message}"))
+    return 0
+
+
+def status(settings, progress: Progress, args) -> int:
+    rows = [("#", "exercise", "hints", "solved")]
+    for e in EXERCISES:
+        entry = progress.get(e.number) or {"hints": 0, "solved_at": None}
+        solved = clock(entry["solved_at"]) if entry["solved_at"] else "-"
+        rows.append((str(e.number), e.title, f"{entry['hints']}/{len(e.hints)}", solved))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print(f"{row[0]:>{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")
+    solved = sum(1 for e in EXERCISES if (progress.get(e.number) or {}).get("solved_at"))
+    print(f"\n{solved} of {len(EXERCISES)} solved")
+    return 0
+
+
+def reset_progress(settings, progress: Progress, args) -> int:
+    if args.exercise:
+        entry = progress.restart(args.exercise.number)
+        progress.save()
+        print(f"Exercise {args.exercise.number} starts again at {clock(entry['started_at'])}: no hints shown, "
+              "not solved, and calls before now no longer count.")
+        return 0
+    if not args.yes:
+        print(wrap("A full reset deletes every playlist, the rate-limit and failed-login counters, the call journal "
+                   "and the progress of every exercise; the users, the catalog, credentials.json, the keys and the "
+                   "certificates stay. To do it: python -m workshop reset --yes"), file=sys.stderr)
+        return 1
+    gone = reset(settings)
+    deleted = listing([counted(gone["playlists"], "playlist"), counted(gone["rate_counters"], "rate counter"),
+                       counted(gone["auth_failures"], "failed-login record")])
+    print(wrap(f"Fresh start in {settings.home}: {deleted} deleted; the call journal and the progress removed. "
+               "Kept: the users, the catalog, credentials.json, the keys and the certificates."))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m workshop",
+                                description="The workshop's exercises: goals, hints one at a time, checks against "
+                                            "what the servers recorded, and the group's progress.",
+                                epilog="Progress lives in $PLAYLISTS_HOME/workshop.json (default .demo/).")
+    commands = p.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("list", help="the exercises, in the handout's order").set_defaults(run=show_list)
+    for name, run, text in (("show", show, "an exercise's goal, and the hints shown so far (starts it)"),
+                            ("hint", hint, "reveal the exercise's next hint, one at a time"),
+                            ("check", check, "check the exercise against what the servers recorded")):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("exercise", metavar="N", type=exercise_number, help="the exercise's number")
+        command.set_defaults(run=run)
+    commands.add_parser("status", help="progress, as a table: hints used, solved when").set_defaults(run=status)
+    again = commands.add_parser("reset", help="start exercise N again, or (with --yes) everything for the next group",
+                                description="With N: that exercise's progress only. Without: every playlist, the "
+                                            "counters, the call journal and all progress; never the secrets.")
+    again.add_argument("exercise", metavar="N", type=exercise_number, nargs="?", help="the exercise's number")
+    again.add_argument("--yes", action="store_true", help="confirm a full reset")
+    again.set_defaults(run=reset_progress)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    settings = load_settings()
+    if not settings.database.exists():
+        raise SystemExit(f"no database at {settings.database}: run `make setup` first")
+    return (args.run if args.command else show_list)(settings, Progress(settings.home), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

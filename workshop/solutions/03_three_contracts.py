@@ -1,0 +1,58 @@
+"""Exercise 3, one operation in three contracts: rename a playlist over REST, SOAP and gRPC.
+
+From the repository's root, with `make serve` running:
+    .venv/bin/python workshop/solutions/03_three_contracts.py
+"""
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import grpc
+import requests
+from google.protobuf import field_mask_pb2
+from playlist.v1 import playlist_pb2 as pb
+from playlist.v1 import playlist_pb2_grpc
+
+REST = os.environ.get("REST", "http://127.0.0.1:8080")
+SOAP = os.environ.get("SOAP", "http://127.0.0.1:8081/soap")
+GRPC = os.environ.get("GRPC", "127.0.0.1:50051")
+CREDENTIALS = os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "credentials.json")
+KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
+TNS = "{urn:playlists:v1}"
+
+# OpenAPI, operationId update_playlist: PATCH the resource, with the ETag it was read at in
+# If-Match, so that a newer version is never overwritten (412 if it changed meanwhile).
+created = requests.post(f"{REST}/v1/playlists", json={"name": "Three doors"}, headers={"X-API-Key": KEY})
+created.raise_for_status()
+playlist_id = created.json()["id"]
+renamed = requests.patch(f"{REST}/v1/playlists/{playlist_id}", json={"name": "Renamed over REST"},
+                         headers={"X-API-Key": KEY, "If-Match": created.headers["ETag"]})
+renamed.raise_for_status()
+print("REST:", renamed.json()["name"], "- version", renamed.json()["version"])
+
+# WSDL, operation UpdatePlaylist: the version is an element of the body, and the elements
+# come in the order of the schema's <xs:sequence>: playlist_id, version, name.
+envelope = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:playlists:v1">
+  <soap:Header><p:ApiKey>{KEY}</p:ApiKey></soap:Header>
+  <soap:Body>
+    <p:UpdatePlaylist>
+      <p:playlist_id>{playlist_id}</p:playlist_id>
+      <p:version>{renamed.json()["version"]}</p:version>
+      <p:name>Renamed over SOAP</p:name>
+    </p:UpdatePlaylist>
+  </soap:Body>
+</soap:Envelope>"""
+answer = requests.post(SOAP, data=envelope.encode(), headers={"Content-Type": "text/xml; charset=utf-8",
+                                                               "SOAPAction": '"UpdatePlaylist"'})
+playlist = ET.fromstring(answer.content).find(f".//{TNS}playlist")
+if playlist is None:
+    raise SystemExit(f"SOAP answered {answer.status_code}:\n{answer.text}")
+print("SOAP:", playlist.findtext(f"{TNS}name"), "- version", playlist.findtext(f"{TNS}version"))
+
+# proto, rpc UpdatePlaylist: the version, and an update_mask naming the fields to change
+# (protobuf cannot tell a field left out from one set to "", so the mask says which count).
+stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(GRPC))
+updated = stub.UpdatePlaylist(pb.UpdatePlaylistRequest(
+    id=playlist_id, version=int(playlist.findtext(f"{TNS}version")),
+    update_mask=field_mask_pb2.FieldMask(paths=["name"]), name="Renamed over gRPC"), metadata=[("x-api-key", KEY)])
+print("gRPC:", updated.name, "- version", updated.version)
