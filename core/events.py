@@ -6,6 +6,7 @@ of JSON appended to $PLAYLISTS_HOME/events.jsonl, which the live view follows an
 workshop's checks read. Three server processes append to that one file: each line is
 written with a single O_APPEND write, so lines never interleave.
 """
+import fcntl
 import json
 import logging
 import os
@@ -88,10 +89,22 @@ def _append(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         if os.fstat(fd).st_size > MAX_FILE_BYTES:
-            os.replace(path, path.with_name(path.name + ".1"))
+            _rotate(path, fd)
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def _rotate(path: Path, fd: int) -> None:
+    """events.jsonl becomes events.jsonl.1, once, however many processes see it full at once."""
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            still_ours = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            still_ours = False
+        if still_ours:   # another process may have rotated it while we waited for the lock
+            os.replace(path, path.with_name(path.name + ".1"))
 
 
 def read(home: Path, since: float = 0.0) -> list[dict]:

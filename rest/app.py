@@ -18,6 +18,7 @@ from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, N
 
 from serve.wsgi import client_certificate_name
 
+from .pages import pages
 from .representations import JSON, OFFERED, render
 from .validation import RequestValidator, load_openapi
 
@@ -36,6 +37,7 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["openapi"] = load_openapi()
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
+    app.register_blueprint(pages)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
@@ -119,12 +121,16 @@ def start_clock():
 
 
 def record_call(response):
+    """One call event per API call (the pages and their assets are not calls of the API)."""
+    if (request.endpoint or "").startswith(("pages.", "static")):
+        return response
     identity = g.get("identity")
     events.record(events.CallEvent(
         protocol="rest", operation=(request.endpoint or "-").removeprefix("api."),
         user=identity.user if identity else "", auth_method=identity.method if identity else "",
         outcome=g.get("outcome", "ok"), status=str(response.status_code), bytes_in=request.content_length or 0,
-        bytes_out=response.calculate_content_length() or 0,
+        # A streamed body is not counted: measuring it would mean reading it to its end.
+        bytes_out=0 if response.is_streamed else response.calculate_content_length() or 0,
         ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", ""),
         client=request.headers.get("User-Agent", "")))
     return response

@@ -69,7 +69,7 @@ def run(factory, name: str, host: str, port: int, tls_port: int | None, tls_dir,
 
     `factory` must be importable by name (a module-level function): the TLS arbiter is a
     fresh process that imports it again."""
-    child = None
+    child, arbiter = None, os.getpid()
     if tls_port:
         options = _tls_options(tls_dir, _bind(host, tls_port), name, workers, threads)
         child = multiprocessing.get_context("spawn").Process(target=_run_tls, args=(factory, options), daemon=False)
@@ -77,6 +77,8 @@ def run(factory, name: str, host: str, port: int, tls_port: int | None, tls_dir,
     try:
         _Gunicorn(factory, _options(_bind(host, port), name, workers, threads)).run()
     finally:
-        if child and child.is_alive():
+        # gunicorn forks its workers inside run(): when a worker exits it passes through
+        # here too, and only the arbiter that started the TLS child may stop it.
+        if child and os.getpid() == arbiter and child.is_alive():
             os.kill(child.pid, signal.SIGTERM)
             child.join(15)

@@ -1,0 +1,284 @@
+"""The workshop's pages over HTTP: the landing page, the three docs pages, /compare and the live stream."""
+import html
+import json
+import time
+
+import pytest
+import requests
+from google.protobuf import descriptor_pb2
+from grpc_tools import protoc
+from lxml import etree
+
+from core import PlaylistService
+from core.config import load_settings
+from rest import pages
+from rest.app import create_app
+
+from .conftest import TEST_ENV
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+WSDL_NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/"}
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    return create_app(service).test_client()
+
+
+def test_the_landing_page_is_html_for_a_browser(client):
+    response = client.get("/", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Accept" in response.headers["Vary"]
+    page = response.get_data(as_text=True)
+    for link in ("/openapi.json", "http://127.0.0.1:8081/soap?wsdl", "/protos/playlist/v1/playlist.proto",
+                 "/docs/rest", "/docs/soap", "/docs/grpc", "/live", "/compare"):
+        assert f'href="{link}"' in page
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json", None])
+def test_the_landing_page_is_a_json_index_for_programs(client, accept):
+    response = client.get("/", headers={"Accept": accept} if accept else {})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert "Accept" in response.headers["Vary"]
+    links = response.get_json()["links"]
+    assert links["rest"]["contract"] == "/openapi.json"
+    assert links["soap"] == {"endpoint": "http://127.0.0.1:8081/soap", "contract": "http://127.0.0.1:8081/soap?wsdl",
+                             "docs": "/docs/soap"}
+    assert links["grpc"]["endpoint"] == "127.0.0.1:50051"
+    assert links["live"] == "/live" and links["compare"] == "/compare"
+
+
+def test_the_landing_page_takes_the_public_addresses_from_the_environment(client, monkeypatch):
+    monkeypatch.setenv("PLAYLISTS_SOAP_URL", "http://127.0.0.1:9081/soap")
+    monkeypatch.setenv("PLAYLISTS_GRPC_ADDRESS", "127.0.0.1:9051")
+    links = client.get("/").get_json()["links"]
+    assert links["soap"]["contract"] == "http://127.0.0.1:9081/soap?wsdl"
+    assert links["grpc"]["endpoint"] == "127.0.0.1:9051"
+
+
+@pytest.mark.parametrize("path", ["/", "/docs/rest", "/docs/soap", "/docs/grpc", "/compare", "/live"])
+def test_pages_are_public_and_forbid_requests_to_other_origins(client, path):
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code in (200, 404)  # 404: a contract that `make` has not generated yet
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert client.get("/v1/me").status_code == 401
+
+
+def test_rest_docs_use_the_packaged_swagger_ui_and_list_the_four_schemes(client):
+    page = client.get("/docs/rest").get_data(as_text=True)
+    tree = etree.HTML(page)
+    sources = tree.xpath("//script/@src | //link/@href")
+    assert sources and all(source.startswith("/") for source in sources)
+    for scheme in ("apiKey", "basic", "bearer", "mutualTLS"):
+        assert f'id="scheme-{scheme}"' in page
+    bundle = client.get("/docs/rest/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "javascript" in bundle.mimetype and b"SwaggerUIBundle" in bundle.data
+
+
+def test_swagger_ui_files_cannot_reach_outside_their_folder(client):
+    assert client.get("/docs/rest/swagger-ui/../../pages.py").status_code == 404
+
+
+@pytest.mark.skipif(not pages.WSDL.exists(), reason="wsdl/playlists.wsdl is not written yet (make wsdl)")
+def test_soap_docs_show_every_operation_header_and_type_of_the_wsdl(client):
+    page = client.get("/docs/soap").get_data(as_text=True)
+    wsdl = etree.parse(pages.WSDL)
+    operations = wsdl.xpath("//wsdl:portType/wsdl:operation/@name", namespaces=WSDL_NS)
+    assert len(operations) >= 13
+    for operation in operations:
+        assert f'id="op-{operation}"' in page
+    for header in ("ApiKey", "AccessToken", "wsse"):
+        assert f'id="header-{header}"' in page
+    for complex_type in ("Track", "Playlist", "Mood"):
+        assert f'id="type-{complex_type}"' in page
+    assert "UsernameToken" in page and "at most 100 characters" in page
+    raw = client.get("/wsdl/playlists.wsdl")
+    assert raw.mimetype == "text/xml" and raw.data == pages.WSDL.read_bytes()
+
+
+def test_soap_docs_say_how_to_make_a_missing_wsdl(client, monkeypatch, tmp_path):
+    monkeypatch.setattr(pages, "WSDL", tmp_path / "wsdl" / "playlists.wsdl")
+    monkeypatch.setattr(pages, "ROOT", tmp_path)
+    response = client.get("/docs/soap")
+    assert response.status_code == 404 and "make wsdl" in response.get_data(as_text=True)
+
+
+def test_grpc_docs_show_every_rpc_with_its_kind_and_every_comment(client):
+    page = html.unescape(client.get("/docs/grpc").get_data(as_text=True))
+    files = descriptor_pb2.FileDescriptorSet.FromString(pages.DESCRIPTOR_SET.read_bytes()).file
+    ours = next(f for f in files if f.package == "playlist.v1")
+    kinds = {(m.client_streaming, m.server_streaming) for s in ours.service for m in s.method}
+    assert {(False, False), (False, True), (True, True)} <= kinds
+    for service in ours.service:
+        for method in service.method:
+            kind = pages.RPC_KINDS[method.client_streaming, method.server_streaming]
+            assert f'id="{ours.package}.{service.name}.{method.name}" data-kind="{kind}"' in page
+    for message in ours.message_type:
+        assert f'id="{ours.package}.{message.name}"' in page
+    comments = [" ".join(location.trailing_comments.split()) for location in ours.source_code_info.location
+                if location.trailing_comments.strip()]
+    assert comments and all(comment in page for comment in comments)
+
+
+def test_grpc_docs_read_enums_maps_and_nested_messages(tmp_path):
+    (tmp_path / "demo.proto").write_text("""syntax = "proto3";
+package demo.v1;
+// A colour.
+enum Colour {
+  COLOUR_UNSPECIFIED = 0;  // not set
+  RED = 1;
+}
+message Box {
+  // What a box holds.
+  message Item { string name = 1; }
+  map<string, int32> counts = 1;  // how many of each
+  repeated Item items = 2;
+  optional Colour colour = 3;
+}
+""")
+    assert protoc.main(["protoc", f"-I{tmp_path}", "--include_source_info",
+                        f"--descriptor_set_out={tmp_path / 'demo.desc'}", str(tmp_path / "demo.proto")]) == 0
+    (file,) = descriptor_pb2.FileDescriptorSet.FromString((tmp_path / "demo.desc").read_bytes()).file
+    contract = pages.proto_file(file)
+    messages = {message["name"]: message for message in contract["messages"]}
+    assert set(messages) == {"demo.v1.Box", "demo.v1.Box.Item"}  # the map's CountsEntry is no message of ours
+    assert [(f["label"], f["type"], f["comment"]) for f in messages["demo.v1.Box"]["fields"]] == [
+        ("", "map<string, int32>", "how many of each"), ("repeated", "demo.v1.Box.Item", ""),
+        ("optional", "demo.v1.Colour", "")]
+    assert messages["demo.v1.Box.Item"]["comment"] == "What a box holds."
+    (colour,) = contract["enums"]
+    assert colour["comment"] == "A colour." and colour["values"][0]["comment"] == "not set"
+    assert contract["defined"] == {"demo.v1.Box", "demo.v1.Box.Item", "demo.v1.Colour"}
+
+
+def test_grpc_docs_say_how_to_make_a_missing_descriptor_set(client, monkeypatch, tmp_path):
+    monkeypatch.setattr(pages, "DESCRIPTOR_SET", tmp_path / "gen" / "playlist.desc")
+    monkeypatch.setattr(pages, "ROOT", tmp_path)
+    response = client.get("/docs/grpc")
+    assert response.status_code == 404 and "make setup" in response.get_data(as_text=True)
+
+
+def test_a_browser_asking_for_favicon_ico_gets_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+
+
+def test_the_proto_is_served_as_text(client):
+    response = client.get("/protos/playlist/v1/playlist.proto")
+    assert response.mimetype == "text/plain" and b"service Playlists" in response.data
+
+
+def test_compare_says_how_to_make_one_then_serves_the_latest(client, home):
+    report = home / "compare.html"
+    report.unlink(missing_ok=True)
+    absent = client.get("/compare")
+    assert absent.status_code == 200 and "make demo" in absent.get_data(as_text=True)
+    report.write_text("<!doctype html><title>compare</title><p>REST 312 B, SOAP 845 B, gRPC 97 B</p>")
+    try:
+        present = client.get("/compare")
+        assert present.status_code == 200 and b"gRPC 97 B" in present.data
+        assert "default-src 'self'" in present.headers["Content-Security-Policy"]
+    finally:
+        report.unlink()
+
+
+def test_the_live_view_shows_the_rest_servers_own_switched_off_defences(home):
+    settings = load_settings({"PLAYLISTS_HOME": str(home), **TEST_ENV, "PLAYLISTS_UNSAFE": "ratelimit,bola"})
+    page = create_app(PlaylistService(settings)).test_client().get("/live").get_data(as_text=True)
+    config = json.loads(etree.HTML(page).xpath('//script[@id="live-config"]/text()')[0])
+    assert config["rest_unsafe"] == ["bola", "ratelimit"]
+    assert config["flood_per_10s"] >= 1 and config["brute_force_per_60s"] >= 1
+
+
+# --- the journal tail behind /live/events -------------------------------------------------
+
+def event(n: int, **fields) -> dict:
+    return {"protocol": "rest", "operation": "who_am_i", "user": "alice", "auth_method": "api_key", "outcome": "ok",
+            "status": "200", "bytes_in": 0, "bytes_out": 10, "ms": 1.0, "reason": "", "client": "test",
+            "at": 1000.0 + n, "stopped_at": 0, "unsafe": "", **fields}
+
+
+def append(path, *records) -> None:
+    with path.open("a") as journal:
+        journal.writelines(json.dumps(record) + "\n" for record in records)
+
+
+def test_a_new_page_gets_the_last_fifty_events_and_then_each_new_one(tmp_path):
+    append(tmp_path / "events.jsonl", *(event(n) for n in range(60)))
+    tail = pages.JournalTail(tmp_path)
+    assert [e["at"] for e in tail.backlog(0, 50)] == [1000.0 + n for n in range(10, 60)]
+    assert tail.read_new() == []
+    append(tmp_path / "events.jsonl", event(60))
+    assert [e["at"] for e in tail.read_new()] == [1060.0]
+    tail.close()
+
+
+def test_a_reconnecting_page_gets_what_it_missed(tmp_path):
+    append(tmp_path / "events.jsonl", *(event(n) for n in range(100)))
+    tail = pages.JournalTail(tmp_path)
+    assert [e["at"] for e in tail.backlog(1029.0, None)] == [1000.0 + n for n in range(30, 100)]
+    tail.close()
+
+
+def test_the_tail_follows_the_journal_through_its_rotation(tmp_path):
+    journal = tmp_path / "events.jsonl"
+    append(journal, event(0))
+    tail = pages.JournalTail(tmp_path)
+    assert len(tail.backlog(0, 50)) == 1
+    append(journal, event(1))
+    journal.rename(tmp_path / "events.jsonl.1")     # what core/events.py does at MAX_FILE_BYTES
+    assert [e["at"] for e in tail.read_new()] == [1001.0]
+    append(journal, event(2), event(3))
+    assert [e["at"] for e in tail.read_new()] == [1002.0, 1003.0]
+    tail.close()
+    fresh = pages.JournalTail(tmp_path)
+    assert [e["at"] for e in fresh.backlog(0, 50)] == [1000.0, 1001.0, 1002.0, 1003.0]
+    fresh.close()
+
+
+def test_the_tail_waits_for_the_end_of_a_line(tmp_path):
+    journal = tmp_path / "events.jsonl"
+    tail = pages.JournalTail(tmp_path)
+    assert tail.backlog(0, 50) == [] and tail.read_new() == []
+    line = json.dumps(event(0)) + "\n"
+    journal.write_text(line[:20])
+    assert tail.read_new() == []
+    with journal.open("a") as file:
+        file.write(line[20:])
+    assert [e["at"] for e in tail.read_new()] == [1000.0]
+    tail.close()
+
+
+def test_the_tail_passes_on_only_the_listed_fields(tmp_path):
+    solve = {"kind": "solve", "exercise": 2, "title": "A SOAP envelope by hand", "hints": 1, "at": 1002.0,
+             "summary": "alice's envelope"}
+    append(tmp_path / "events.jsonl", event(1, password="hunter2"), solve)
+    tail = pages.JournalTail(tmp_path)
+    call, solved = tail.backlog(0, 50)
+    assert set(call) == set(pages.SHOWN) and call["at"] == 1001.0
+    assert solved == {k: solve[k] for k in pages.SOLVE_SHOWN}
+    tail.close()
+
+
+def server_sent_events(response):
+    """The data of each event of an open text/event-stream, decoded."""
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("data: "):
+            yield json.loads(line.removeprefix("data: "))
+
+
+def test_the_live_stream_sends_the_backlog_and_then_each_call_as_it_is_made(rest_server, credentials):
+    base = f"http://127.0.0.1:{rest_server.port}"
+    alice = {"X-API-Key": credentials["users"]["alice"]["api_key"]}
+    requests.get(base + "/v1/me", headers=alice, timeout=5)
+    with requests.get(base + "/live/events", stream=True, timeout=5) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        assert stream.headers["Cache-Control"] == "no-store"
+        events = server_sent_events(stream)
+        assert any(e["operation"] == "who_am_i" and e["user"] == "alice" for e in events)
+        requests.get(base + "/live", timeout=5)  # a page view: not a call to show
+        started = time.monotonic()
+        requests.get(base + "/v1/moods", headers={"X-API-Key": "not-a-key"}, timeout=5)
+        refused = next(events)
+        assert time.monotonic() - started < 1
+        assert (refused["operation"], refused["status"], refused["stopped_at"]) == ("list_moods", "401", 2)
