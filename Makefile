@@ -35,7 +35,7 @@ serve: setup  ## the three servers in the foreground, one log stream (Ctrl-C sto
 	$(PY) -m serve
 
 test: setup  ## the whole test suite
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -rs tests
 
 wsdl: setup  ## refresh wsdl/ from what the SOAP server serves
 	$(PY) -m soap --write-wsdl wsdl/playlists.wsdl

@@ -106,6 +106,15 @@ def run(scenario: str, rest: RestClient, rest_tap: Tap, soap: SoapClient, soap_t
             "gRPC": over_grpc(rpc, calls[2])}
 
 
+def redacted(exchanges: dict, secrets: list) -> dict:
+    """The exchanges with the caller's secrets blanked: the page is projected, and served at
+    /compare to anyone who can reach the REST server. (The byte counts stay the real ones.)"""
+    for exchange in exchanges.values():
+        for secret in secrets:
+            exchange.wire = exchange.wire.replace(secret, "[redacted]")
+    return exchanges
+
+
 def clip(text: str, limit: int = MAX_LINES) -> list[str]:
     lines = text.rstrip("\n").split("\n")
     return lines if len(lines) <= limit else lines[:limit] + [f"… ({len(lines) - limit} more lines)"]
@@ -176,8 +185,9 @@ def main(argv=None) -> int:
         # Open the HTTP/2 connection first, so its preface and settings are not counted as the first call's.
         grpc.channel_ready_future(rpc.channel).result(timeout=10)
         results = []
+        secrets = [v for k, v in creds.load(args.user).items() if k in ("api_key", "password", "client_secret")]
         for scenario in SCENARIOS if args.scenario == "all" else [args.scenario]:
-            exchanges = run(scenario, rest, rest_tap, soap, soap_tap, rpc)
+            exchanges = redacted(run(scenario, rest, rest_tap, soap, soap_tap, rpc), secrets)
             print_side_by_side(SCENARIOS[scenario], exchanges, sys.stdout, args.width)
             results.append((SCENARIOS[scenario], exchanges))
     except (OSError, grpc.FutureTimeoutError) as error:

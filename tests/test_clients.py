@@ -179,6 +179,10 @@ def test_grpc_wire_dump_decodes_back_to_the_message_sent(rpc_server):
     assert "grpc-status: 0" in text
 
 
+def credentials_of(home):
+    return __import__("json").loads((home / "credentials.json").read_text())["users"]["alice"]
+
+
 def test_compare_prints_three_columns_and_writes_a_well_formed_page(rest_server, soap_server, rpc_server, home,
                                                                    capsys):
     from html.parser import HTMLParser
@@ -207,6 +211,7 @@ def test_compare_prints_three_columns_and_writes_a_well_formed_page(rest_server,
             assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
 
     page = (home / "compare.html").read_text()
+    assert credentials_of(home)["api_key"] not in page + out
     parser = Balanced()
     parser.feed(page)
     assert parser.open == [] and all(f"<h3>{p}</h3>" in page for p in ("REST", "SOAP", "gRPC"))
