@@ -38,6 +38,7 @@ class CallEvent:
     ms: float
     reason: str = ""       # why it was refused, never a secret
     client: str = ""       # the User-Agent or its equivalent, as the client sent it
+    source: str = ""       # the caller's address, as the server saw it
     at: float = field(default_factory=time.time)
 
     @property

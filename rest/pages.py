@@ -234,7 +234,7 @@ def compare():
 JOURNAL = events.JOURNAL
 # Only these fields ever leave the server: a call's, or a workshop solve's (python -m workshop).
 SHOWN = ("protocol", "operation", "user", "auth_method", "outcome", "status", "stopped_at", "reason",
-         "bytes_in", "bytes_out", "ms", "client", "at", "unsafe")
+         "bytes_in", "bytes_out", "ms", "client", "source", "at", "unsafe")
 SOLVE_SHOWN = ("kind", "exercise", "title", "hints", "at")
 BACKLOG_EVENTS = 50          # what a new page starts with
 BACKLOG_BYTES = 256 * 1024   # how far back a reconnect looks for what it missed: ~1000 events

@@ -9,6 +9,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -56,6 +57,11 @@ def decoded(request):
 def snake_case(rpc_name: str) -> str:
     """'CreatePlaylist' -> 'create_playlist': the core operation's name."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc_name).lower()
+
+
+def peer_address(context: grpc.ServicerContext) -> str:
+    """'ipv4:127.0.0.1:51234' or 'ipv6:%5B::1%5D:51234' -> '127.0.0.1' or '::1'."""
+    return unquote(context.peer()).partition(":")[2].rpartition(":")[0].strip("[]")
 
 
 class CallRecord(grpc.ServerInterceptor):
@@ -146,7 +152,7 @@ class Call:
             protocol="grpc", operation=self.operation, user=identity.user if identity else "",
             auth_method=identity.method if identity else "", outcome=outcome, status=code.name,
             bytes_in=self.bytes_in, bytes_out=self.bytes_out, ms=(time.perf_counter() - self.started) * 1000,
-            reason=reason, client=self.client))
+            reason=reason, client=self.client, source=peer_address(context)))
         if status:
             context.abort_with_status(status)
         elif error is not None:

@@ -11,7 +11,6 @@ import threading
 from concurrent import futures
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote
 
 import grpc
 from google.protobuf import duration_pb2, empty_pb2, text_format
@@ -29,7 +28,7 @@ from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, N
                          Unauthenticated, invalid)
 from core.model import Playlist, Track
 
-from .interceptors import CallRecord, Caller, around, caller
+from .interceptors import CallRecord, Caller, around, caller, peer_address
 
 log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
@@ -98,11 +97,6 @@ def credential_from(context: grpc.ServicerContext):
     # Only on the TLS port: the name in the certificate the handshake verified.
     names = context.auth_context().get("x509_common_name")
     return ClientCertificate(names[0].decode()) if names else None
-
-
-def peer_address(context: grpc.ServicerContext) -> str:
-    """'ipv4:127.0.0.1:51234' or 'ipv6:%5B::1%5D:51234' -> '127.0.0.1' or '::1'."""
-    return unquote(context.peer()).partition(":")[2].rpartition(":")[0].strip("[]")
 
 
 class Authentication(grpc.ServerInterceptor):

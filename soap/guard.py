@@ -105,7 +105,7 @@ class Guard:
                                 ("Content-Length", str(len(answer))), *headers])
         record(CallEvent("soap", call.operation, call.user, call.auth_method, call.outcome, call.status,
                          call.bytes_in, len(answer), (time.perf_counter() - started) * 1000, call.reason,
-                         environ.get("HTTP_USER_AGENT", "")))
+                         environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
         return [answer]
 
     def is_wsdl_request(self, environ) -> bool:
