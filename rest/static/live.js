@@ -52,8 +52,7 @@ const users = new Set();
 let recent = [], queue = [], flushing = false, switchesShown = "";
 
 // A user once the server knew them; before that, the client's own description of itself.
-// Before authentication the only name a caller has is its address, as for the server's own limits.
-const caller = (e) => e.user || `anonymous · ${e.source || e.client || "unknown"}`;
+const caller = (e) => e.user || `anonymous · ${e.client || "unknown client"}`;
 // stopped_at: 0 when all three steps succeeded, else the step that failed (2 or 3).
 const outcomeClass = (e) => (e.stopped_at === 2 ? "refused" : e.stopped_at === 3 ? "failed" : "ok");
 
