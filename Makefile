@@ -4,7 +4,7 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 export PLAYLISTS_HOME ?= $(CURDIR)/.demo
 
-.PHONY: help setup demo serve test wsdl clean
+.PHONY: help setup demo serve test wsdl attacks clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,6 +36,18 @@ serve: setup  ## the three servers in the foreground, one log stream (Ctrl-C sto
 
 test: setup  ## the whole test suite
 	$(PY) -m pytest -q -rs tests
+
+# A home of its own, fresh each time: the lockouts and rate counters one run leaves behind
+# (as they should) would refuse the next run's demo users. Tokens live 3 s, so that the
+# expired-token attack can wait for one to expire.
+attacks: setup  ## start the servers, run every attack against them, stop them (exit 0: all stopped)
+	@export PLAYLISTS_HOME=$$(mktemp -d) PLAYLISTS_TOKEN_SECONDS=3; \
+	$(PY) -m core.setup > /dev/null || exit 1; \
+	$(PY) -m serve > $$PLAYLISTS_HOME/serve.log 2>&1 & serve=$$!; \
+	$(PY) -m clients.attacks all --wait 30; code=$$?; \
+	kill $$serve; wait $$serve; \
+	if [ $$code = 0 ]; then rm -rf $$PLAYLISTS_HOME; else echo "the servers' log: $$PLAYLISTS_HOME/serve.log"; fi; \
+	exit $$code
 
 wsdl: setup  ## refresh wsdl/ from what the SOAP server serves
 	$(PY) -m soap --write-wsdl wsdl/playlists.wsdl

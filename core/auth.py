@@ -113,7 +113,7 @@ class Authenticator:
     def authenticate(self, credential, source: str) -> Identity:
         """The one way in: check the lockouts and the credential, then the rate limit."""
         if credential is None:
-            self._limit(f"source:{source}")
+            self.limit(f"source:{source}")
             raise Unauthenticated(BAD_CREDENTIALS)
         self.check_lockout(f"source:{source}")
         claimed = getattr(credential, "username", None)
@@ -124,11 +124,11 @@ class Authenticator:
             self.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
             if claimed:
                 self.record_failure(f"user:{claimed}", limits.LOCKOUT_AFTER_FAILURES)
-            self._limit(f"source:{source}")
+            self.limit(f"source:{source}")
             raise Unauthenticated(BAD_CREDENTIALS)
         if claimed:
             self._clear_failures(f"user:{claimed}")
-        self._limit(f"user:{identity.user}")
+        self.limit(f"user:{identity.user}")
         return identity
 
     def _verify(self, credential) -> Identity | None:
@@ -177,7 +177,7 @@ class Authenticator:
 
     # --- floods and guessing --------------------------------------------------------------
 
-    def _limit(self, key: str) -> None:
+    def limit(self, key: str) -> None:
         if "ratelimit" in self.settings.unsafe:
             return
         calls, window = self.settings.rate()

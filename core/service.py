@@ -29,6 +29,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _quoted(value: str) -> str:
+    """A value for an error message: quoted, unless it looks like sensitive data, which is never repeated."""
+    kind = sensitive_kind(value)
+    return f"(a value that looks like a {kind}: not repeated)" if kind else repr(value)
+
+
 def _track(row) -> Track:
     return Track(id=row["id"], title=row["title"], composer=row["composer"], work=row["work"],
                  era=row["era"], year=row["year"], duration_seconds=row["duration_seconds"],
@@ -63,7 +69,9 @@ class PlaylistService:
         user = self.auth.client_user(client_id, client_secret)
         if user is None:
             self.auth.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
+            self.auth.limit(f"source:{source}")
             raise OAuthError("invalid_client", "unknown client or wrong secret")
+        self.auth.limit(f"user:{user}")   # a flood of token requests spends the same budget as calls
         return {"access_token": self.auth.issue_token(user, requested), "token_type": "Bearer",
                 "expires_in": self.settings.token_seconds, "scope": " ".join(requested)}
 
@@ -101,7 +109,7 @@ class PlaylistService:
         identity.require(READ)
         row = self.db.connection().execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no track with id {track_id!r}")
+            raise NotFound(f"no track with id {_quoted(track_id)}")
         return _track(row)
 
     # --- playlists --------------------------------------------------------------------
@@ -269,7 +277,7 @@ class PlaylistService:
             raise invalid(field, f"at most {limits.MAX_TRACKS_PER_PLAYLIST} tracks")
         known = {r[0] for r in self.db.connection().execute(
             f"SELECT id FROM tracks WHERE id IN ({','.join('?' * len(track_ids))})", list(track_ids))}
-        bad = [FieldViolation(f"{field}[{i}]" if field == "track_ids" else field, f"no track with id {t!r}")
+        bad = [FieldViolation(f"{field}[{i}]" if field == "track_ids" else field, f"no track with id {_quoted(t)}")
                for i, t in enumerate(track_ids) if t not in known]
         if bad:
             raise InvalidArgument(*bad)
@@ -309,7 +317,7 @@ class PlaylistService:
         row = conn.execute(f"SELECT * FROM playlists WHERE id = :id{owner_check}",
                            {"id": playlist_id, "owner": identity.user}).fetchone()
         if row is None:
-            raise NotFound(f"no playlist with id {playlist_id!r}")
+            raise NotFound(f"no playlist with id {_quoted(playlist_id)}")
         tracks = [_track(r) for r in conn.execute(
             "SELECT tracks.* FROM playlist_tracks JOIN tracks ON tracks.id = track_id "
             "WHERE playlist_id = ? ORDER BY playlist_tracks.position", (playlist_id,))]

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -245,6 +246,9 @@ POLL_SECONDS = 0.1           # a look at the file costs a read() that usually re
 # the Last-Event-ID it saw. A heartbeat every HEARTBEAT_SECONDS makes the stream of a closed
 # tab fail at its next writes, freeing the thread, rather than at the end.
 STREAM_SECONDS = 120
+# So that no number of open pages can starve the API, each worker process gives the live view
+# at most two of its threads, and answers any further page 503 until one closes.
+LIVE_STREAMS = threading.BoundedSemaphore(2)
 RETRY_MS = 1000
 HEARTBEAT_SECONDS = 2
 
@@ -261,6 +265,9 @@ def live():
 @pages.get("/live/events")
 def live_events():
     """Server-sent events: the newest journalled calls, then each new one as a server appends it."""
+    if not LIVE_STREAMS.acquire(blocking=False):
+        return Response("too many live views are open; try again shortly\n", 503, {"Retry-After": "5"},
+                        mimetype="text/plain")
     tail = JournalTail(settings().home)
     since = last_event_id()
     backlog = tail.backlog(since, None if since else BACKLOG_EVENTS)
@@ -282,7 +289,9 @@ def live_events():
         finally:
             tail.close()
 
-    return Response(stream(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    response = Response(stream(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    response.call_on_close(LIVE_STREAMS.release)   # however the stream ends, even before it starts
+    return response
 
 
 def server_sent_event(event: dict) -> str:

@@ -5,6 +5,7 @@ glue, one handler per operation (the servicer), and the error mapping. The contr
 protos/playlist/v1/playlist.proto; `make setup` generates the `playlist.v1` stubs from it.
 """
 import base64
+import functools
 import logging
 import signal
 import threading
@@ -50,7 +51,7 @@ def create_server(service: PlaylistService | None = None, workers: int = DEFAULT
         interceptors=[CallRecord(SERVICE_NAME, status_for), Authentication(service)],
         options=[("grpc.max_receive_message_length", limits.MAX_BODY_BYTES),
                  ("grpc.max_send_message_length", MAX_SEND_BYTES)])
-    playlist_pb2_grpc.add_PlaylistsServicer_to_server(Playlists(service), server)
+    playlist_pb2_grpc.add_PlaylistsServicer_to_server(Playlists(service, workers), server)
     checks = health.HealthServicer()
     for name in ("", SERVICE_NAME):  # "" is the server as a whole
         checks.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -157,12 +158,27 @@ def changes(request: pb.UpdatePlaylistRequest) -> dict:
     return {p: list(request.track_ids) if p == "track_ids" else getattr(request, p) for p in paths}
 
 
+def holds_a_thread(stream):
+    """A stream holds one of the server's threads for as long as it lasts. Streams may take
+    every thread but one, so that no number of open streams can starve the other calls."""
+    @functools.wraps(stream)
+    def within_the_stream_slots(self, request, context):
+        if not self.stream_slots.acquire(blocking=False):
+            raise RateLimited("every stream this server can hold is open; try again shortly", 5)
+        # Given back when the call ends, however it ends (grpcio may drop a cancelled stream unclosed).
+        if not context.add_callback(self.stream_slots.release):
+            self.stream_slots.release()   # the call had already ended
+        yield from stream(self, request, context)
+    return within_the_stream_slots
+
+
 class Playlists(playlist_pb2_grpc.PlaylistsServicer):
     """The methods are named like the RPCs. They raise the core's errors as they come;
     the call record answers each with its status (part 4)."""
 
-    def __init__(self, service: PlaylistService):
+    def __init__(self, service: PlaylistService, workers: int = DEFAULT_WORKERS):
         self.service = service
+        self.stream_slots = threading.BoundedSemaphore(max(1, workers - 1))
 
     def WhoAmI(self, request, context):
         return pb.User(**vars(self.service.who_am_i(identity())))
@@ -218,6 +234,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
                                      text_format.MessageToString(request, as_utf8=True), caller.get().credential)
         return pb.EchoResponse(**{**vars(received), "headers": [pb.Header(**vars(h)) for h in received.headers]})
 
+    @holds_a_thread
     def PlayPlaylist(self, request, context):
         playlist = self.service.get_playlist(identity(), required(request.id, "id"))
         ms_per_second = request.ms_per_second or DEFAULT_MS_PER_SECOND
@@ -235,6 +252,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
                 return
             elapsed += track.duration_seconds
 
+    @holds_a_thread
     def MoodRadio(self, request_iterator, context):
         played = set()
         for count, request in enumerate(request_iterator, start=1):
