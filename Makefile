@@ -4,7 +4,7 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 export PLAYLISTS_HOME ?= $(CURDIR)/.demo
 
-.PHONY: help setup demo serve test wsdl attacks clean
+.PHONY: help setup demo serve test wsdl attacks bench soak interop clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,8 +34,22 @@ demo: setup  ## start the servers, run the side-by-side tour, stop them
 serve: setup  ## the three servers in the foreground, one log stream (Ctrl-C stops all)
 	$(PY) -m serve
 
-test: setup  ## the whole test suite
+# The outside clients of the interop tests (node's soap, @grpc/grpc-js, buf), pinned by the
+# lockfile in interop/. Without npm those tests skip and say how to install it.
+interop/node_modules/.installed: interop/package.json interop/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix interop --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the node interop tests will skip (apt-get install -y nodejs npm)"; fi
+
+interop: interop/node_modules/.installed  ## the npm clients of the interop tests
+
+test: setup interop  ## the whole test suite
 	$(PY) -m pytest -q -rs tests
+
+bench: setup  ## the three protocols side by side, each against its bare framework (bench/results/)
+	$(PY) -m bench
+
+soak: setup  ## 60 s of mixed and hostile traffic at concurrency 32; exit 0 only with no unexpected error
+	$(PY) -m soak --seconds 60 --concurrency 32
 
 # A home of its own, fresh each time: the lockouts and rate counters one run leaves behind
 # (as they should) would refuse the next run's demo users. Tokens live 3 s, so that the
@@ -52,5 +66,5 @@ attacks: setup  ## start the servers, run every attack against them, stop them (
 wsdl: setup  ## refresh wsdl/ from what the SOAP server serves
 	$(PY) -m soap --write-wsdl wsdl/playlists.wsdl
 
-clean:  ## remove the venv, generated stubs and $(PLAYLISTS_HOME)
-	rm -rf $(VENV) gen .demo
+clean:  ## remove the venv, generated stubs, node modules and $(PLAYLISTS_HOME)
+	rm -rf $(VENV) gen .demo interop/node_modules

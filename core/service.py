@@ -21,7 +21,10 @@ from .storage import Database
 REDACTED = "[redacted]"
 WITHHELD = "[withheld: sensitive data]"
 CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-access-token", "proxy-authorization", "cookie"}
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Characters no text field may hold: control characters, lone surrogates (no encoding can
+# store them) and the noncharacters U+FFFE and U+FFFF (XML 1.0 cannot carry them, so SOAP
+# could not answer with a playlist so named).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 log = logging.getLogger("shield")
 
 

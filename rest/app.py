@@ -4,6 +4,7 @@ Four parts, in the same order as in soap/ and rpc/: the app factory, authenticat
 glue, one handler per operation, and the error mapping.
 """
 import logging
+import re
 import time
 from dataclasses import asdict, is_dataclass
 from http import HTTPStatus
@@ -98,7 +99,7 @@ def if_match(required: bool = False) -> int | None:
         if required:
             raise PreconditionRequired("send If-Match with the playlist's ETag, to avoid overwriting a newer version")
         return None
-    if not value.isdigit():
+    if not re.fullmatch(r"[0-9]{1,10}", value):   # str.isdigit() would also take "²"
         raise InvalidArgument(FieldViolation("If-Match", "must be an ETag this server sent"))
     return int(value)
 

@@ -101,6 +101,8 @@ class RequestValidator:
             return None
         try:
             data = json.loads(raw)
+            # JSON's \ud800 escapes can spell a lone surrogate, which is no text at all.
+            json.dumps(data, ensure_ascii=False).encode()
         except (ValueError, RecursionError):
             raise InvalidArgument(FieldViolation("body", "is not valid JSON")) from None
         violations = _violations(self._validator(content["application/json"]["schema"]), data, "")

@@ -236,8 +236,8 @@ class Playlists(Service):
     def Echo(ctx, message):
         """What the server received: HTTP headers and the raw envelope, credentials redacted."""
         environ = ctx.transport.req_env
-        return core(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ),
-                              environ[CALL].body.decode("utf-8", "replace"), ctx.udc.credential)
+        return core(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ), environ[CALL].text,
+                              ctx.udc.credential)
 
 
 CORE_OPERATIONS = {f"{{{TNS}}}{name}": re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()

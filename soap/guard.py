@@ -6,8 +6,10 @@ a DTD (and with it every entity trick), a header that must be understood but is 
 Spyne only ever sees a bounded, well-formed envelope. The guard also times each call
 and records its call event, once, whatever the answer was.
 """
+import codecs
 import io
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -24,12 +26,16 @@ CALL = "playlists.call"  # the WSGI environ key under which a call's Call travel
 # SOAP 1.1 §6.2: a Fault travels with HTTP 500, so that a client that reads nothing
 # but the status line still knows the call failed; the body says why.
 FAULT_STATUS = "500 Internal Server Error"
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass
 class Call:
     """What is learnt about one call while it is answered, for its call event."""
     body: bytes = b""
+    text: str = ""
     bytes_in: int = 0
     operation: str = "-"
     user: str = ""
@@ -116,6 +122,7 @@ class Guard:
         """Let a request through only when it is a bounded, well-formed SOAP 1.1 message."""
         self.check_route(environ)
         call.body = self.read_body(environ, call)
+        call.text = self.decoded(environ, call.body)
         self.check_envelope(call.body)
         environ["wsgi.input"] = io.BytesIO(call.body)
         environ["CONTENT_LENGTH"] = str(len(call.body))
@@ -146,6 +153,21 @@ class Guard:
             raise Refused("Client.XMLSyntaxError", "the body is empty: POST a SOAP 1.1 envelope")
         return body
 
+    @staticmethod
+    def decoded(environ, body: bytes) -> str:
+        """The body as text, in the charset its Content-Type names (Spyne decodes it so), with
+        the characters XML 1.0 cannot carry replaced, so that Echo can send it back."""
+        charset = dict(part.strip().partition("=")[::2] for part in environ.get("CONTENT_TYPE", "").split(";")[1:])
+        # No charset named: XML's own rule, a byte-order mark, else UTF-8 (XML 1.0 §4.3.3, F.1).
+        name = charset.get("charset", "").strip('"') or next(
+            (name for bom, name in BOMS if body.startswith(bom)), "utf-8")
+        try:
+            return NOT_XML.sub("\ufffd", body.decode(name))
+        except LookupError:
+            raise Refused("Client.UnsupportedMediaType", f"unknown charset {name[:40]!r}") from None
+        except UnicodeDecodeError:
+            raise Refused("Client.XMLSyntaxError", f"the body is not valid {name}") from None
+
     def check_envelope(self, body: bytes) -> None:
         try:
             document = etree.fromstring(body, parser()).getroottree()
@@ -155,6 +177,9 @@ class Guard:
             # SOAP 1.1 §3: "A SOAP message MUST NOT contain a Document Type Declaration."
             # Refusing any DTD refuses external entities and entity expansion with it.
             raise Refused("Client.DTDNotAllowed", "a SOAP message must not contain a Document Type Declaration")
+        request = document.getroot().find(f"{{{SOAP_ENV}}}Body/*")
+        if request is None or request.tag == f"{{{SOAP_ENV}}}Fault":
+            raise Refused("Client.SoapError", "the envelope's Body must hold one request element")
         for header in document.getroot().iterfind(f"{{{SOAP_ENV}}}Header/*"):
             # SOAP 1.1 §4.2.3: a header marked mustUnderstand="1" (or SOAP 1.2's "true") that
             # the receiver does not know fails the whole call; it is never silently skipped.
@@ -169,4 +194,8 @@ class Guard:
             answered.update(status=status, headers=headers)
 
         body = b"".join(self.soap(environ, start_response))
+        if answered["status"].startswith("200") and b"Body" not in body:
+            # Spyne answers 200 with an empty Envelope when it cannot serialise its answer:
+            # that would look like success. It is our failure, so it is a Server fault.
+            raise RuntimeError("Spyne produced an envelope without a Body")
         return answered["status"], answered["headers"], body

@@ -13,13 +13,6 @@ from core import events
 
 JOURNAL = events.JOURNAL
 SOLVE = "solve"
-# A solve is not a call, and `kind` says so. It still carries every field of a call, with
-# neutral values, because readers written for calls index them (event["protocol"] in the
-# live view's stream, e.bytes_in.toLocaleString() in its page): an older reader shows a
-# solve as one more line instead of failing on a missing key.
-CALL_SHAPED = {"protocol": "workshop", "operation": "solve", "user": "", "auth_method": "", "outcome": "ok",
-               "status": "solved", "stopped_at": 0, "reason": "", "bytes_in": 0, "bytes_out": 0, "ms": 0.0,
-               "client": "workshop", "unsafe": ""}
 
 
 def calls(home: Path, since: float) -> list[dict]:
@@ -29,7 +22,7 @@ def calls(home: Path, since: float) -> list[dict]:
 
 def record_solve(home: Path, number: int, slug: str, title: str, hints: int, summary: str) -> dict:
     """Append a solve to the journal, as the live view expects it, and return it."""
-    solve = {**CALL_SHAPED, "kind": SOLVE, "exercise": number, "slug": slug, "title": title, "hints": hints,
+    solve = {"kind": SOLVE, "exercise": number, "slug": slug, "title": title, "hints": hints,
              "summary": summary, "at": time.time()}
     events.append(home, solve)
     return solve
