@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("calls")
@@ -74,7 +74,8 @@ def record(event: CallEvent) -> None:
              f"  ({event.reason})" if event.reason else "",
              f"  [UNSAFE: {_Journal.unsafe} off]" if _Journal.unsafe else "")
     if _Journal.path:
-        line = json.dumps({**asdict(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe}) + "\n"
+        # vars(), not asdict(): the event is flat, and asdict deep-copies every field (15 µs a call).
+        line = json.dumps({**vars(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe}) + "\n"
         try:
             _append(_Journal.path, line.encode())
         except OSError as error:

@@ -56,6 +56,9 @@ class PlaylistService:
         conn = self.db.connection()
         self.moods = [Mood(r["name"], r["description"]) for r in conn.execute("SELECT * FROM moods ORDER BY position")]
         self.eras = [r[0] for r in conn.execute("SELECT era FROM tracks GROUP BY era ORDER BY MIN(year)")]
+        # The catalog does not change while a server runs: each Track is built once, here,
+        # not from its row (and its JSON list of moods) on every call that shows it.
+        self.tracks = {r["id"]: _track(r) for r in conn.execute("SELECT * FROM tracks")}
 
     def authenticate(self, credential, source: str) -> Identity:
         """The single authentication entry point for all three protocols."""
@@ -99,21 +102,21 @@ class PlaylistService:
         query = {"mood": mood, "composer": composer, "era": era, "text": text}
         offset = pagination.decode(self._page_key, page_token, query)
         rows = self.db.connection().execute(
-            "SELECT * FROM tracks WHERE (:mood = '' OR EXISTS (SELECT 1 FROM json_each(moods) WHERE value = :mood))"
+            "SELECT id FROM tracks WHERE (:mood = '' OR EXISTS (SELECT 1 FROM json_each(moods) WHERE value = :mood))"
             " AND (:composer = '' OR composer LIKE '%' || :composer || '%')"
             " AND (:era = '' OR era = :era COLLATE NOCASE)"
             " AND (:text = '' OR title LIKE '%' || :text || '%' OR work LIKE '%' || :text || '%'"
             "      OR composer LIKE '%' || :text || '%')"
             " ORDER BY position LIMIT :limit OFFSET :offset",
             {**query, "limit": size + 1, "offset": offset}).fetchall()
-        return self._page([_track(r) for r in rows], size, offset, query)
+        return self._page([self.tracks[r["id"]] for r in rows], size, offset, query)
 
     def get_track(self, identity: Identity, track_id: str) -> Track:
         identity.require(READ)
-        row = self.db.connection().execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
-        if row is None:
+        track = self.tracks.get(track_id)
+        if track is None:
             raise NotFound(f"no track with id {_quoted(track_id)}")
-        return _track(row)
+        return track
 
     # --- playlists --------------------------------------------------------------------
 
@@ -278,10 +281,8 @@ class PlaylistService:
     def _check_track_ids(self, track_ids, field: str = "track_ids") -> None:
         if len(track_ids) > limits.MAX_TRACKS_PER_PLAYLIST:
             raise invalid(field, f"at most {limits.MAX_TRACKS_PER_PLAYLIST} tracks")
-        known = {r[0] for r in self.db.connection().execute(
-            f"SELECT id FROM tracks WHERE id IN ({','.join('?' * len(track_ids))})", list(track_ids))}
         bad = [FieldViolation(f"{field}[{i}]" if field == "track_ids" else field, f"no track with id {_quoted(t)}")
-               for i, t in enumerate(track_ids) if t not in known]
+               for i, t in enumerate(track_ids) if t not in self.tracks]
         if bad:
             raise InvalidArgument(*bad)
 
@@ -321,9 +322,8 @@ class PlaylistService:
                            {"id": playlist_id, "owner": identity.user}).fetchone()
         if row is None:
             raise NotFound(f"no playlist with id {_quoted(playlist_id)}")
-        tracks = [_track(r) for r in conn.execute(
-            "SELECT tracks.* FROM playlist_tracks JOIN tracks ON tracks.id = track_id "
-            "WHERE playlist_id = ? ORDER BY playlist_tracks.position", (playlist_id,))]
+        tracks = [self.tracks[r["track_id"]] for r in conn.execute(
+            "SELECT track_id FROM playlist_tracks WHERE playlist_id = ? ORDER BY position", (playlist_id,))]
         return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing("name", row["name"]),
                         mood=row["mood"], tracks=tracks, total_duration_seconds=sum(t.duration_seconds for t in tracks),
                         version=row["version"], created_at=row["created_at"], updated_at=row["updated_at"])

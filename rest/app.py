@@ -6,7 +6,7 @@ glue, one handler per operation, and the error mapping.
 import logging
 import re
 import time
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
@@ -20,7 +20,7 @@ from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, N
 from serve.wsgi import client_certificate_name
 
 from .pages import pages
-from .representations import JSON, OFFERED, render
+from .representations import JSON, OFFERED, plain, render
 from .validation import RequestValidator, load_openapi
 
 log = logging.getLogger("rest")
@@ -105,7 +105,7 @@ def if_match(required: bool = False) -> int | None:
 
 
 def answer(result, status: int = 200, headers: dict | None = None):
-    data = asdict(result) if is_dataclass(result) else result
+    data = plain(result)
     if isinstance(data, dict) and "version" in data and "tracks" in data:
         headers = {"ETag": f'"{data["version"]}"', **(headers or {})}
     body = render(data, g.media_type, request.endpoint.removeprefix("api."))

@@ -5,10 +5,12 @@ glue, one handler per operation, and the error mapping. The XML Schema the handl
 speak is in types.py; guard.py refuses hostile input before Spyne parses anything.
 """
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass
 
+import spyne.const
 from lxml import etree
 from spyne import Application, Fault, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
@@ -39,6 +41,12 @@ UNDERSTOOD_HEADERS = (f"{{{TNS}}}ApiKey", f"{{{TNS}}}AccessToken", f"{{{WSSE}}}S
 # request is no server error. A server error still reaches "spyne.application.server".
 logging.getLogger("spyne").setLevel(logging.WARNING)
 logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
+
+# Spyne runs a full gc.collect() after a call, at most once a second per process, to close
+# uploaded files promptly (we take none). With Spyne and lxml loaded it lasts 30-100 ms and
+# holds the GIL: every call in that worker waits, and it sets SOAP's p99. Python's own
+# generational collector still runs.
+spyne.const.MIN_GC_INTERVAL = math.inf
 
 
 # --- 1. the app factory ------------------------------------------------------------------

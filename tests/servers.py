@@ -57,16 +57,26 @@ class Server:
         return self.log_path.read_text()
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> int:
-        if self.process.poll() is None:
+        """Signal the whole group, SIGKILL what is left, and only then reap the leader.
+
+        A group's id is its leader's pid. Once the leader is reaped, the kernel may give that
+        pid to any new process, and a new session leader (another test's server, a benchmark's)
+        has it as its group id too: a late killpg would kill a stranger."""
+        if self.process.returncode is not None:
+            return self.process.returncode  # reaped already (by a test's wait()): hands off the group
+        try:
             os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        else:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # stray children of a dead leader
-            except ProcessLookupError:
-                pass
-        return self.process.returncode
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while not self._exited() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # stray workers; the unreaped leader keeps the id ours
+        except ProcessLookupError:
+            pass
+        return self.process.wait()
+
+    def _exited(self) -> bool:
+        """Whether the leader has ended, looked at without reaping it (WNOWAIT)."""
+        return os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None

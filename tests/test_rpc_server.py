@@ -96,11 +96,11 @@ def test_an_unexpected_error_is_internal_and_reveals_nothing(home, alice, tmp_pa
     try:
         wait_for_port(port, process)
         with sqlite3.connect(broken) as database:
-            database.execute("DROP TABLE tracks")  # what no request could do: a server-side fault
+            database.execute("DROP TABLE playlists")  # what no request could do: a server-side fault
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = playlist_pb2_grpc.PlaylistsStub(channel)
             with pytest.raises(grpc.RpcError) as caught:
-                stub.GetTrack(pb.GetTrackRequest(id="bach-bwv1068-air"), metadata=alice, timeout=10)
+                stub.ListPlaylists(pb.ListPlaylistsRequest(), metadata=alice, timeout=10)
             assert caught.value.code() == CODE.INTERNAL
             assert caught.value.details() == "something went wrong on our side"
             assert not rpc_status.from_call(caught.value).details
@@ -108,7 +108,7 @@ def test_an_unexpected_error_is_internal_and_reveals_nothing(home, alice, tmp_pa
     finally:
         process.send_signal(signal.SIGTERM)
         log = process.communicate(timeout=20)[0]
-    assert "no such table: tracks" in log and "Traceback" in log  # the trace went to the log only
+    assert "no such table: playlists" in log and "Traceback" in log  # the trace went to the log only
     assert process.returncode == 0
 
 
