@@ -318,10 +318,12 @@ def playlists_named(home, name: str) -> int:
         return db.execute("SELECT COUNT(*) FROM playlists WHERE name = ?", (name,)).fetchone()[0]
 
 
-def draining(port: int, probe: bytes, attempts: int = 20) -> bool:
+def draining(port: int, probe: bytes, timeout: float = 5) -> bool:
     """Probe with read-only requests on new connections until one goes unanswered: the
-    server has acted on the signal and stopped taking new connections."""
-    for _ in range(attempts):
+    server has acted on the signal and stopped taking new connections. (A deadline, not a
+    number of tries: on a busy machine the arbiter may take a while to act on the signal.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
                 connection.sendall(probe)
