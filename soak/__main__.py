@@ -178,9 +178,10 @@ class User:
 
     # Each call returns nothing on success and raises Unexpected otherwise.
 
-    def call(self, operation: str) -> None:
-        getattr(self, f"{self.protocol}_{operation}" if hasattr(self, f"{self.protocol}_{operation}")
-                else f"{self.protocol}_generic")(operation)
+    def call(self, operation: str) -> str | None:
+        """None when the call succeeded; the kind of refusal when the server pushed back."""
+        return getattr(self, f"{self.protocol}_{operation}" if hasattr(self, f"{self.protocol}_{operation}")
+                       else f"{self.protocol}_generic")(operation)
 
     # REST
 
@@ -329,6 +330,9 @@ class User:
                 messages = list(self.stub.PlayPlaylist(pb.PlayPlaylistRequest(id=self.playlist, ms_per_second=1),
                                                        metadata=self.metadata, timeout=TIMEOUT))
             except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    # Back-pressure, by design: streams may hold all of the server's threads but one.
+                    return "RESOURCE_EXHAUSTED (every stream slot busy)"
                 raise Unexpected(f"PlayPlaylist: {error.code().name} {error.details()}") from None
             if len(messages) != self.length:
                 raise Unexpected(f"PlayPlaylist sent {len(messages)} of {self.length} tracks")
@@ -515,7 +519,7 @@ def client_loop(client, protocol: str, hostile: bool, deadline: float, tally: Ta
                 continue
             seconds = time.perf_counter() - started
             finished = time.perf_counter()
-            if hostile:
+            if hostile or refusal:
                 tally.add("refused", protocol, f"{operation} -> {refusal}", seconds)
             else:
                 tally.add("ok", protocol, operation, seconds)
