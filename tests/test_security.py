@@ -50,6 +50,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
+from clients.attacks.common import http_headers, soap_header
 from core import limits
 from core.config import load_settings
 from core.setup import setup
@@ -153,21 +154,9 @@ WRITES = ("create_playlist", "generate_playlist", "update_playlist", "add_track"
 # ("mtls", user) for the user's client certificate on the TLS port, or None.
 
 
-def soap_credential(header, credential) -> None:
-    kind = credential[0] if credential else None
-    if kind == "key":
-        etree.SubElement(header, f"{{{TNS}}}ApiKey").text = credential[1]
-    elif kind == "bearer":
-        etree.SubElement(header, f"{{{TNS}}}AccessToken").text = credential[1]
-    elif kind == "basic":
-        token = etree.SubElement(etree.SubElement(header, f"{{{WSSE}}}Security"), f"{{{WSSE}}}UsernameToken")
-        etree.SubElement(token, f"{{{WSSE}}}Username").text = credential[1]
-        etree.SubElement(token, f"{{{WSSE}}}Password").text = credential[2]
-
-
 def envelope(operation: str, fields: dict, credential) -> bytes:
     root = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"s": SOAP_ENV, "p": TNS})
-    soap_credential(etree.SubElement(root, f"{{{SOAP_ENV}}}Header"), credential)
+    soap_header(etree.SubElement(root, f"{{{SOAP_ENV}}}Header"), credential)
     call = etree.SubElement(etree.SubElement(root, f"{{{SOAP_ENV}}}Body"), f"{{{TNS}}}{operation}")
     for name, value in fields.items():
         element = etree.SubElement(call, f"{{{TNS}}}{name}")
@@ -177,17 +166,6 @@ def envelope(operation: str, fields: dict, credential) -> bytes:
         else:
             element.text = str(value)
     return etree.tostring(root)
-
-
-def http_credential(credential) -> dict:
-    kind = credential[0] if credential else None
-    if kind == "key":
-        return {"X-API-Key": credential[1]}
-    if kind == "basic":
-        return {"Authorization": "Basic " + base64.b64encode(f"{credential[1]}:{credential[2]}".encode()).decode()}
-    if kind == "bearer":
-        return {"Authorization": f"Bearer {credential[1]}"}
-    return {}
 
 
 def grpc_answer(call) -> Answer:
@@ -246,7 +224,7 @@ class Wire:
         if credential and credential[0] == "mtls":
             ca, cert, key = self.tls_files(credential[1])
             base, options = f"https://127.0.0.1:{server.tls_port}", {"cert": (cert, key), "verify": ca}
-        headers = {**http_credential(credential), **({"If-Match": '"1"'} if method == "PATCH" else {}),
+        headers = {**http_headers(credential), **({"If-Match": '"1"'} if method == "PATCH" else {}),
                    **(headers or {})}
         sent = {"data": body} if isinstance(body, bytes) else {"json": body}
         response = requests.request(method, base + path, headers=headers, timeout=30, **sent, **options)
@@ -276,7 +254,7 @@ class Wire:
     def over_grpc(self, credential, method: str, request) -> Answer:
         stub = playlist_pb2_grpc.PlaylistsStub(self.channel(credential[1] if credential and credential[0] == "mtls"
                                                             else None))
-        metadata = [(k.lower(), v) for k, v in http_credential(credential).items()]
+        metadata = [(k.lower(), v) for k, v in http_headers(credential).items()]
         return grpc_answer(lambda: getattr(stub, method)(request, metadata=metadata, timeout=30))
 
     def channel(self, tls_user: str | None) -> grpc.Channel:
