@@ -183,8 +183,6 @@ function setStatus(state, text) {
   $("status").textContent = text;
 }
 
-const source = new EventSource(config.events);
-source.onopen = () => setStatus("live", "● live");
 // A workshop solve is no call: it goes to its own list, not into the counters.
 function solved(e) {
   const item = document.createElement("li");
@@ -194,19 +192,35 @@ function solved(e) {
   $("solves").prepend(item);
 }
 
-source.onmessage = (message) => {
+let lastAt = 0;   // a new connection starts with a backlog: what was seen already is skipped
+
+function receive(message) {
   const e = JSON.parse(message.data);
+  if (e.at <= lastAt) return;
+  lastAt = e.at;
   if (e.kind === "solve") return solved(e);
   queue.push(e);
   if (!flushing) {
     flushing = true;
     setTimeout(flush, 50);
   }
-};
-source.onerror = () => {
-  if (source.readyState === EventSource.CLOSED) setStatus("closed", "disconnected: reload the page");
-  else setStatus("reconnecting", "reconnecting…");
-};
+}
+
+// EventSource reconnects by itself after a dropped stream, but gives up for good on an
+// answer other than 200 (the server's 503 when every live-view slot is taken): then we
+// open a new one a few seconds later.
+function connect() {
+  const source = new EventSource(config.events);
+  source.onopen = () => setStatus("live", "● live");
+  source.onmessage = receive;
+  source.onerror = () => {
+    if (source.readyState !== EventSource.CLOSED) return setStatus("reconnecting", "reconnecting…");
+    setStatus("reconnecting", "the server is busy: trying again…");
+    setTimeout(connect, 3000);
+  };
+}
+
+connect();
 for (const id of ["filter-protocol", "filter-user", "filter-outcome"]) $(id).addEventListener("change", redraw);
 setInterval(renderCounters, 1000);
 renderCounters();
