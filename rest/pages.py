@@ -265,7 +265,8 @@ def live():
 @pages.get("/live/events")
 def live_events():
     """Server-sent events: the newest journalled calls, then each new one as a server appends it."""
-    if not LIVE_STREAMS.acquire(blocking=False):
+    # Wait a little for a slot: a tab just closed frees its stream at the next heartbeat.
+    if not LIVE_STREAMS.acquire(timeout=HEARTBEAT_SECONDS + 1):
         return Response("too many live views are open; try again shortly\n", 503, {"Retry-After": "5"},
                         mimetype="text/plain")
     tail = JournalTail(settings().home)
