@@ -126,8 +126,8 @@ class LoadPool:
             end: float) -> int:
         """Hand out a measurement; returns how many outcomes `collect` must wait for."""
         shares = split(concurrency, len(self.queues))
-        for queue, threads in zip(self.queues, shares):
-            queue.put(Job(protocol, op, address, fixture, threads, start, end))
+        for jobs, threads in zip(self.queues, shares):
+            jobs.put(Job(protocol, op, address, fixture, threads, start, end))
         return len(shares)
 
     def collect(self, parts: int, timeout: float) -> Outcome:
@@ -144,8 +144,8 @@ class LoadPool:
         return total
 
     def close(self) -> None:
-        for queue in self.queues:
-            queue.put(None)
+        for jobs in self.queues:
+            jobs.put(None)
         for process in self.processes:
             process.join(timeout=5)
             if process.is_alive():
