@@ -16,6 +16,7 @@ from core import PlaylistService, events, limits
 from core.auth import ApiKey, BearerToken, ClientCertificate, parse_basic
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, OAuthError,
                          RateLimited, ServiceError, TooLarge, Unauthenticated)
+from core.model import Playlist
 
 from serve.wsgi import client_certificate_name
 
@@ -105,9 +106,10 @@ def if_match(required: bool = False) -> int | None:
 
 
 def answer(result, status: int = 200, headers: dict | None = None):
+    if isinstance(result, Playlist):
+        # The ETag is the version: the client sends it back in If-Match to update safely.
+        headers = {"ETag": f'"{result.version}"', **(headers or {})}
     data = plain(result)
-    if isinstance(data, dict) and "version" in data and "tracks" in data:
-        headers = {"ETag": f'"{data["version"]}"', **(headers or {})}
     body = render(data, g.media_type, request.endpoint.removeprefix("api."))
     return body, status, {"Content-Type": f"{g.media_type}; charset=utf-8", **(headers or {})}
 

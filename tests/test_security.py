@@ -44,13 +44,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.attacks.common import http_headers, soap_header
+from clients.attacks.common import http_headers, retry_after, soap_header
 from core import limits
 from core.config import load_settings
 from core.setup import setup
@@ -172,17 +170,10 @@ def grpc_answer(call) -> Answer:
     try:
         response = call()
     except grpc.RpcError as error:
-        retry_after = None
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else ():
-            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                info = error_details_pb2.RetryInfo()
-                detail.Unpack(info)
-                retry_after = info.retry_delay.seconds
         trailers = [k.encode() + b"=" + (v if isinstance(v, bytes) else v.encode())
                     for k, v in error.trailing_metadata() or ()]
         raw = b"\n".join([error.code().name.encode(), error.details().encode(), *trailers])
-        return Answer(error.code().name, error.details(), retry_after, raw)
+        return Answer(error.code().name, error.details(), retry_after(error), raw)
     return Answer("OK", raw=response.SerializeToString(), data=response)
 
 
@@ -230,9 +221,9 @@ class Wire:
         response = requests.request(method, base + path, headers=headers, timeout=30, **sent, **options)
         is_json = response.headers.get("Content-Type", "").startswith(("application/json", "application/problem"))
         data = response.json() if is_json and response.content else None
-        retry_after = response.headers.get("Retry-After")
+        retry = response.headers.get("Retry-After")
         return Answer(str(response.status_code), data.get("detail", "") if not response.ok else "",
-                      int(retry_after) if retry_after else None, response.content,
+                      int(retry) if retry else None, response.content,
                       {k: v for k, v in response.headers.items() if k != "Date"}, data)
 
     def over_soap(self, credential, operation: str, fields: dict | None = None, body: bytes | None = None) -> Answer:
@@ -247,9 +238,9 @@ class Wire:
         fault = root.find(f"{{{SOAP_ENV}}}Body/{{{SOAP_ENV}}}Fault")
         if fault is None:
             return Answer(str(response.status_code), raw=response.content, data=root)
-        retry_after = fault.findtext("detail/retry_after")
+        retry = fault.findtext("detail/retry_after")
         return Answer(fault.findtext("faultcode").partition(":")[2], fault.findtext("faultstring"),
-                      int(retry_after) if retry_after else None, response.content, data=fault)
+                      int(retry) if retry else None, response.content, data=fault)
 
     def over_grpc(self, credential, method: str, request) -> Answer:
         stub = playlist_pb2_grpc.PlaylistsStub(self.channel(credential[1] if credential and credential[0] == "mtls"

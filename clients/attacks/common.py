@@ -98,25 +98,30 @@ def from_soap(response: requests.Response) -> Answer:
                   response.content)
 
 
+def retry_after(error: grpc.RpcError) -> int | None:
+    """The seconds of the RetryInfo detail in a failed call's trailers, if it has one."""
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info.retry_delay.seconds
+    return None
+
+
 def from_grpc(call) -> Answer:
     try:
         response = call()
     except grpc.RpcError as error:
-        retry_after = None
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else ():
-            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                info = error_details_pb2.RetryInfo()
-                detail.Unpack(info)
-                retry_after = info.retry_delay.seconds
+        retry_after_seconds = retry_after(error)
         code = error.code().name
         if code == "UNAVAILABLE":
             raise SystemExit(f"cannot reach the gRPC server: {error.details()}")
         # RESOURCE_EXHAUSTED is both "too many calls" (with RetryInfo) and "too large".
-        kind = KINDS.get(code) or ("rate_limited" if retry_after else "too_large" if code == "RESOURCE_EXHAUSTED"
-                                   else code)
+        kind = KINDS.get(code) or ("rate_limited" if retry_after_seconds else "too_large"
+                                   if code == "RESOURCE_EXHAUSTED" else code)
         trailers = b"".join(v if isinstance(v, bytes) else v.encode() for _, v in error.trailing_metadata() or ())
-        return Answer(code, kind, error.details(), retry_after, error.details().encode() + trailers)
+        return Answer(code, kind, error.details(), retry_after_seconds, error.details().encode() + trailers)
     return Answer("OK", "ok", raw=response.SerializeToString(), data=response)
 
 
