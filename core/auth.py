@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import jwt
 
 from . import limits
+from .defences import Defences
 from .errors import Forbidden, RateLimited, Unauthenticated
 
 READ = "playlists:read"
@@ -109,6 +110,7 @@ class Authenticator:
         self.db = db
         self.signing_key = signing_key
         self.settings = settings
+        self.defences = Defences(db, settings)
 
     def authenticate(self, credential, source: str) -> Identity:
         """The one way in: check the lockouts and the credential, then the rate limit."""
@@ -118,7 +120,7 @@ class Authenticator:
         self.check_lockout(f"source:{source}")
         claimed = getattr(credential, "username", None)
         if claimed:
-            self.check_lockout(f"user:{claimed}")
+            self.check_lockout(f"user:{claimed}", claimed)
         identity = self._verify(credential)
         if identity is None:
             self.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
@@ -128,7 +130,7 @@ class Authenticator:
             raise Unauthenticated(BAD_CREDENTIALS)
         if claimed:
             self._clear_failures(f"user:{claimed}")
-        self.limit(f"user:{identity.user}")
+        self.limit(f"user:{identity.user}", identity.user)
         return identity
 
     def _verify(self, credential) -> Identity | None:
@@ -177,16 +179,17 @@ class Authenticator:
 
     # --- floods and guessing --------------------------------------------------------------
 
-    def limit(self, key: str) -> None:
-        if "ratelimit" in self.settings.unsafe:
+    def limit(self, key: str, user: str = "") -> None:
+        """Count a call against `key`'s budget; `user` is the caller, when known, whose defences apply."""
+        if self.defences.off("ratelimit", user):
             return
         calls, window = self.settings.rate()
         wait = limits.hit(self.db, key, calls, window)
         if wait:
             raise RateLimited(f"rate limit of {self.settings.rate_limit} exceeded", wait, self.settings.rate_limit)
 
-    def check_lockout(self, key: str) -> None:
-        if "lockout" in self.settings.unsafe:
+    def check_lockout(self, key: str, user: str = "") -> None:
+        if self.defences.off("lockout", user):
             return
         row = self.db.connection().execute("SELECT locked_until FROM auth_failures WHERE key = ?", (key,)).fetchone()
         wait = row["locked_until"] - time.time() if row else 0

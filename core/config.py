@@ -10,6 +10,7 @@ UNITS = {"second": 1, "minute": 60, "hour": 3600}
 # Defences a teacher may switch off (PLAYLISTS_UNSAFE=bola,ratelimit) to let a class
 # watch an attack succeed; only ever on loopback (see check_unsafe_allowed).
 DEFENCES = ("bola", "ratelimit", "lockout", "scan")
+TRAINER = "trainer.json"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class Settings:
     @property
     def credentials(self) -> Path:
         return self.home / "credentials.json"
+
+    @property
+    def classroom(self) -> bool:
+        """Class mode: a home prepared for a room (core/classroom.py) holds the trainer's key."""
+        return (self.home / TRAINER).exists()
 
     @property
     def keys(self) -> Path:
@@ -65,7 +71,10 @@ def load_settings(environ=os.environ) -> Settings:
 
 
 def check_unsafe_allowed(settings: Settings, hosts) -> None:
-    """Refuse to switch a defence off on anything but loopback."""
+    """Refuse to switch a defence off on anything but loopback, or for a whole class at once."""
+    if settings.classroom and settings.unsafe:
+        raise SystemExit("PLAYLISTS_UNSAFE is refused in class mode: each seat switches its own defences "
+                         "(PUT /v1/workshop/defences/NAME)")
     loopback = {"127.0.0.1", "::1", "localhost"}
     if settings.unsafe and not set(hosts) <= loopback:
         raise SystemExit("PLAYLISTS_UNSAFE is only allowed when every listener binds loopback")

@@ -14,6 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .defences import Defences
+from .storage import Database
+
 log = logging.getLogger("calls")
 JOURNAL = "events.jsonl"
 MAX_FILE_BYTES = 4 * 1024 * 1024    # then events.jsonl becomes events.jsonl.1: at most ~8 MB kept
@@ -56,12 +59,15 @@ class CallEvent:
 class _Journal:
     path: Path | None = None
     unsafe: str = ""
+    defences: Defences | None = None    # class mode: each seat's own switches
 
 
 def configure(settings) -> None:
     """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     _Journal.path = settings.home / JOURNAL
+    if settings.classroom:
+        _Journal.defences = Defences(Database(settings.database), settings)
     if settings.unsafe:
         _Journal.unsafe = ",".join(sorted(settings.unsafe))
         log.warning("UNSAFE: defences switched off for teaching: %s", _Journal.unsafe)
@@ -69,13 +75,14 @@ def configure(settings) -> None:
 
 def record(event: CallEvent) -> None:
     who = f"{event.user}/{event.auth_method}" if event.user else "anonymous"
+    unsafe = _Journal.defences.switched_off(event.user) if _Journal.defences else _Journal.unsafe
     log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s%s", event.protocol, event.operation, who,
              event.status, event.bytes_in, event.bytes_out, event.ms, event.steps,
              f"  ({event.reason})" if event.reason else "",
-             f"  [UNSAFE: {_Journal.unsafe} off]" if _Journal.unsafe else "")
+             f"  [UNSAFE: {unsafe} off]" if unsafe else "")
     if _Journal.path:
         # vars(), not asdict(): the event is flat, and asdict deep-copies every field (15 µs a call).
-        line = json.dumps({**vars(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe}) + "\n"
+        line = json.dumps({**vars(event), "stopped_at": event.stopped_at, "unsafe": unsafe}) + "\n"
         try:
             _append(_Journal.path, line.encode())
         except OSError as error:

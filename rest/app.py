@@ -23,6 +23,7 @@ from serve.wsgi import client_certificate_name
 from .pages import pages
 from .representations import JSON, OFFERED, plain, render
 from .validation import RequestValidator, load_openapi
+from .workshop import workshop
 
 log = logging.getLogger("rest")
 api = Blueprint("api", __name__)
@@ -40,6 +41,7 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(workshop)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
@@ -124,8 +126,9 @@ def start_clock():
 
 
 def record_call(response):
-    """One call event per API call (the pages and their assets are not calls of the API)."""
-    if (request.endpoint or "").startswith(("pages.", "static")):
+    """One call event per API call (the pages, their assets and the workshop's own API are not
+    calls of the playlist API)."""
+    if (request.endpoint or "").startswith(("pages.", "static", "workshop.")):
         return response
     identity = g.get("identity")
     events.record(events.CallEvent(

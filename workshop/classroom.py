@@ -1,0 +1,104 @@
+"""The workshop in class mode: the same exercises, each seat with its own progress and checks.
+
+A seat's progress is a row per exercise in the database (`seat_progress`), not
+workshop.json: one server keeps every seat's. A check looks only at the calls made by the
+seat's two users since the seat started the exercise. The trainer reads every seat's
+progress as a scoreboard, and may reset one seat or the whole room.
+"""
+import time
+
+from core import classroom
+from core.config import Settings
+from core.storage import Database
+
+from . import journal
+from .evidence import Result, Seen
+from .exercises import EXERCISES, Exercise
+
+
+class SeatWorkshop:
+    """One seat's view of the exercises: start, hints one at a time, check."""
+
+    def __init__(self, settings: Settings, db: Database, seat: str):
+        self.settings = settings
+        self.db = db
+        self.seat = seat
+
+    def _entry(self, number: int):
+        return self.db.connection().execute("SELECT * FROM seat_progress WHERE seat = ? AND exercise = ?",
+                                            (self.seat, number)).fetchone()
+
+    def describe(self, exercise: Exercise) -> dict:
+        """The exercise as the seat sees it: its goal, the hints shown so far, when started and solved."""
+        entry = self._entry(exercise.number)
+        shown = entry["hints"] if entry else 0
+        return {"number": exercise.number, "slug": exercise.slug, "title": exercise.title, "topic": exercise.topic,
+                "goal": exercise.goal, "hints": list(exercise.hints[:shown]), "hints_total": len(exercise.hints),
+                "started_at": entry["started_at"] if entry else None, "solved_at": entry["solved_at"] if entry else None}
+
+    def exercises(self) -> list[dict]:
+        return [self.describe(exercise) for exercise in EXERCISES]
+
+    def start(self, exercise: Exercise) -> dict:
+        """Open the exercise, once: only calls made from now on count for its check."""
+        with self.db.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO seat_progress VALUES (?, ?, ?, 0, NULL)",
+                         (self.seat, exercise.number, time.time()))
+        return self.describe(exercise)
+
+    def hint(self, exercise: Exercise) -> dict:
+        """Show one more hint (starting the exercise if need be)."""
+        self.start(exercise)
+        with self.db.write() as conn:
+            conn.execute("UPDATE seat_progress SET hints = MIN(hints + 1, ?) WHERE seat = ? AND exercise = ?",
+                         (len(exercise.hints), self.seat, exercise.number))
+        return self.describe(exercise)
+
+    def check(self, exercise: Exercise) -> Result:
+        entry = self._entry(exercise.number)
+        if entry is None:
+            self.start(exercise)
+            return Result(False, f"Exercise {exercise.number} starts now: only calls made from now on count. "
+                                 "Do it, then check again.")
+        result = exercise.check(Seen(self.settings, entry["started_at"], classroom.users_of(self.seat)))
+        if result.solved and entry["solved_at"] is None:
+            with self.db.write() as conn:
+                conn.execute("UPDATE seat_progress SET solved_at = ? WHERE seat = ? AND exercise = ?",
+                             (time.time(), self.seat, exercise.number))
+            journal.record_solve(self.settings.home, exercise.number, exercise.slug, exercise.title, entry["hints"],
+                                 result.message, self.seat)
+        return result
+
+    def defences(self) -> dict:
+        """Each defence, and whether it is on for this seat."""
+        off = {row["defence"] for row in self.db.connection().execute(
+            "SELECT defence FROM seat_defences WHERE seat = ?", (self.seat,))}
+        return {defence: defence not in off for defence in classroom.DEFENCES}
+
+
+def scoreboard(db: Database) -> dict:
+    """Seats × exercises: when each was started and solved, how many hints it took."""
+    rows = db.connection().execute("SELECT * FROM seat_progress ORDER BY seat, exercise").fetchall()
+    off = db.connection().execute("SELECT seat, defence FROM seat_defences ORDER BY defence").fetchall()
+    seats = []
+    for seat in classroom.seats(db):
+        progress = {str(row["exercise"]): {"started_at": row["started_at"], "hints": row["hints"],
+                                           "solved_at": row["solved_at"]} for row in rows if row["seat"] == seat}
+        seats.append({"seat": seat, "solved": sum(1 for entry in progress.values() if entry["solved_at"]),
+                      "defences_off": [row["defence"] for row in off if row["seat"] == seat],
+                      "exercises": progress})
+    return {"exercises": [{"number": e.number, "title": e.title, "hints_total": len(e.hints)} for e in EXERCISES],
+            "seats": seats}
+
+
+def reset_seat(db: Database, seat: str) -> None:
+    """What one seat's users left behind goes (playlists, counters, progress, switches); secrets stay."""
+    users = classroom.users_of(seat)
+    marks = ",".join("?" * len(users))
+    with db.write() as conn:
+        conn.execute(f"DELETE FROM playlists WHERE owner IN ({marks})", users)
+        for user in users:
+            conn.execute("DELETE FROM rate_counters WHERE key LIKE ?", (f"user:{user}/%",))
+            conn.execute("DELETE FROM auth_failures WHERE key = ?", (f"user:{user}",))
+        conn.execute("DELETE FROM seat_progress WHERE seat = ?", (seat,))
+        conn.execute("DELETE FROM seat_defences WHERE seat = ?", (seat,))
