@@ -2,6 +2,7 @@
 
 Ctrl-C (or SIGTERM) stops all three cleanly. With --demo, it waits until all three
 answer, runs the side-by-side tour against them, stops them and exits with the tour's code.
+With --class N, it prepares a room of N seats in $PLAYLISTS_HOME/class/ and serves that.
 """
 import argparse
 import os
@@ -11,6 +12,9 @@ import socket
 import subprocess
 import sys
 import time
+
+from core.classroom import CARDS, addresses, prepare, public_host
+from core.config import check_unsafe_allowed, load_settings
 
 SERVERS = {  # name: (default plain port, default TLS port)
     "rest": (8080, 8443),
@@ -70,12 +74,28 @@ def stop(processes: dict) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def serve_a_class(host: str, seats: int) -> None:
+    """Prepare the room, and have the three servers (and their pages) serve it."""
+    ports = {"rest": SERVERS["rest"], "soap": SERVERS["soap"], "grpc": SERVERS["rpc"]}
+    room = prepare(load_settings().home, seats, host, ports)
+    servers = addresses(public_host(host), ports)
+    os.environ.update(PLAYLISTS_HOME=str(room), PLAYLISTS_SOAP_URL=servers["soap"],
+                      PLAYLISTS_GRPC_ADDRESS=servers["grpc"])
+    check_unsafe_allowed(load_settings(), [host])
+    print(f"serve: a class of {seats} seats in {room}; print {room / CARDS}; the trainer's key is in "
+          f"{room / 'trainer.json'}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address all three bind (default 127.0.0.1)")
     parser.add_argument("--demo", action="store_true",
                         help="run the side-by-side tour against the servers, then stop them")
+    parser.add_argument("--class", dest="seats", type=int, metavar="N",
+                        help="class mode: one sandbox per seat, N seats (core/classroom.py)")
     args = parser.parse_args()
+    if args.seats:
+        serve_a_class(args.host, args.seats)
     # In the demo the tour has the screen; the servers' call lines go to a file.
     log = open(os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "serve.log"), "a") if args.demo else None
     processes = {name: start(name, args.host, log or subprocess.PIPE) for name in SERVERS}

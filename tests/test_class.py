@@ -1,0 +1,200 @@
+"""Class mode, over the wire only: three seats on one server, each in its own sandbox.
+
+The room is prepared for two seats, the servers started on it, and the room prepared again
+for three seats with the servers' real ports: the second run must keep every secret the
+first handed out, and add the third seat.
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+import requests
+from cryptography import x509
+
+from .servers import ROOT, Server
+
+SEATS = ("seat01", "seat02", "seat03")
+RATE = 40   # calls a minute: low enough to flood in a test, high enough for the exercises
+
+
+def prepare(home, seats: int, *extra: str) -> None:
+    subprocess.run([sys.executable, "-m", "core.classroom", str(seats), "--host", "127.0.0.1", *extra],
+                   cwd=ROOT, env={**os.environ, "PLAYLISTS_HOME": str(home)}, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    home = tmp_path_factory.mktemp("class")
+    prepare(home, 2)
+    room = home / "class"
+    first = {seat: (room / seat / "credentials.json").read_text() for seat in SEATS[:2]}
+    env = {"PLAYLISTS_RATE_LIMIT": f"{RATE}/minute"}
+    servers = {kind: Server(kind, room, env) for kind in ("rest", "rpc")}
+    try:
+        prepare(home, 3, "--rest-ports", str(servers["rest"].port), str(servers["rest"].tls_port),
+                "--grpc-ports", str(servers["rpc"].port), str(servers["rpc"].tls_port))
+        for seat, text in first.items():
+            kept, now = json.loads(text), json.loads((room / seat / "credentials.json").read_text())
+            assert (kept["users"], kept["seat"]) == (now["users"], now["seat"]), f"{seat}'s secrets changed"
+        yield room, servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def rest(room):
+    return f"http://127.0.0.1:{room[1]['rest'].port}"
+
+
+def seat_file(room, seat: str) -> dict:
+    return json.loads((room[0] / seat / "credentials.json").read_text())
+
+
+def key(room, seat: str, who: str = "alice") -> dict:
+    return {"X-API-Key": seat_file(room, seat)["users"][f"{seat}-{who}"]["api_key"]}
+
+
+def trainer(room) -> dict:
+    return {"X-API-Key": json.loads((room[0] / "trainer.json").read_text())["api_key"]}
+
+
+def workshop(rest, headers, number: int, action: str) -> dict:
+    response = requests.post(f"{rest}/v1/workshop/exercises/{number}:{action}", headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def checked(rest, headers, number: int, timeout: float = 10) -> dict:
+    """Check until solved: the journal may write a call a moment after answering it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = workshop(rest, headers, number, "check")
+        if result["solved"] or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def switch(rest, headers, defence: str, enabled: bool) -> None:
+    response = requests.put(f"{rest}/v1/workshop/defences/{defence}", json={"enabled": enabled}, headers=headers,
+                            timeout=10)
+    assert response.status_code == 200 and response.json()[defence] is enabled, response.text
+
+
+def test_each_seat_solves_the_first_call_and_bola_in_its_own_sandbox(room, rest):
+    playlists = {}
+    for seat in SEATS:
+        alice, bob = key(room, seat), key(room, seat, "bob")
+        workshop(rest, alice, 1, "start")
+        curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{rest}/v1/moods",
+                               "-H", f"X-API-Key: {alice['X-API-Key']}"], capture_output=True, text=True)
+        assert curl.stdout == "200"
+        assert checked(rest, alice, 1)["solved"], seat
+
+        workshop(rest, bob, 10, "start")
+        assert not workshop(rest, bob, 10, "check")["solved"]
+        switch(rest, bob, "bola", False)
+        created = requests.post(f"{rest}/v1/playlists", json={"name": f"{seat}'s"}, headers=alice, timeout=10)
+        playlists[seat] = created.json()["id"]
+        stolen = requests.get(f"{rest}/v1/playlists/{playlists[seat]}", headers=bob, timeout=10)
+        assert stolen.status_code == 200 and stolen.json()["owner"] == f"{seat}-alice"
+
+    # With the ownership check off, a seat's users read each other's playlists, never another seat's.
+    for seat, neighbour in zip(SEATS, SEATS[1:] + SEATS[:1]):
+        elsewhere = requests.get(f"{rest}/v1/playlists/{playlists[neighbour]}", headers=key(room, seat, "bob"),
+                                 timeout=10)
+        assert elsewhere.status_code == 404, (seat, neighbour)
+
+    for seat in SEATS:
+        bob = key(room, seat, "bob")
+        switch(rest, bob, "bola", True)
+        refused = requests.get(f"{rest}/v1/playlists/{playlists[seat]}", headers=bob, timeout=10)
+        assert refused.status_code == 404
+        result = checked(rest, bob, 10)
+        assert result["solved"], result["message"]
+
+
+def test_the_scoreboard_shows_exactly_what_each_seat_solved(room, rest):
+    board = requests.get(f"{rest}/v1/workshop/scoreboard", headers=trainer(room), timeout=10)
+    assert board.status_code == 200
+    seats = {entry["seat"]: entry for entry in board.json()["seats"]}
+    assert sorted(seats) == list(SEATS)
+    for seat, entry in seats.items():
+        solved = {n for n, progress in entry["exercises"].items() if progress["solved_at"]}
+        assert solved == {"1", "10"} and entry["solved"] == 2, (seat, entry)
+        assert entry["defences_off"] == []
+
+
+def test_the_scoreboard_wants_the_trainers_key(room, rest):
+    for headers in ({}, key(room, "seat01"), {"X-API-Key": "tk_guess"}):
+        answer = requests.get(f"{rest}/v1/workshop/scoreboard", headers=headers, timeout=10)
+        assert answer.status_code == 401 and answer.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_seat_switches_defences_for_itself_alone(room, rest):
+    switch(rest, key(room, "seat01"), "scan", False)
+    card = {"name": "Card 4111 1111 1111 1111"}
+    assert requests.post(f"{rest}/v1/playlists", json=card, headers=key(room, "seat01", "bob"),
+                         timeout=10).status_code == 201
+    assert requests.post(f"{rest}/v1/playlists", json=card, headers=key(room, "seat02"), timeout=10).status_code == 400
+    switch(rest, key(room, "seat01"), "scan", True)
+    bad = requests.put(f"{rest}/v1/workshop/defences/firewall", json={"enabled": False}, headers=key(room, "seat01"),
+                       timeout=10)
+    assert bad.status_code == 404
+
+
+def test_one_seats_flood_never_refuses_another_seat(room, rest):
+    """The whole room calls from one address, as from behind a classroom NAT."""
+    flood = [requests.get(f"{rest}/v1/moods", headers=key(room, "seat01"), timeout=10).status_code
+             for _ in range(2 * RATE + 1)]
+    assert 429 in flood
+    assert requests.get(f"{rest}/v1/moods", headers=key(room, "seat02"), timeout=10).status_code == 200
+
+
+def test_cards_name_every_seat_and_the_server_certificate_names_the_host(room):
+    cards = (room[0] / "cards.html").read_text()
+    for seat in SEATS:
+        assert seat_file(room, seat)["seat"]["code"] in cards
+        assert seat_file(room, seat)["users"][f"{seat}-bob"]["password"] in cards
+    certificate = x509.load_pem_x509_certificate((room[0] / "tls" / "server.pem").read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+
+
+def test_a_seat_code_downloads_a_bundle_whose_credentials_work_with_the_repos_clients(room, rest, tmp_path):
+    code = seat_file(room, "seat02")["seat"]["code"]
+    assert requests.post(f"{rest}/v1/workshop/bundle", data={"code": "AAAA-AAAA"}, timeout=10).status_code == 401
+    answer = requests.post(f"{rest}/v1/workshop/bundle", data={"code": code.lower()}, timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/zip"
+    zipfile.ZipFile(io.BytesIO(answer.content)).extractall(tmp_path)
+    seat_home = tmp_path / "seat02"
+    bundled = json.loads((seat_home / "credentials.json").read_text())
+    assert sorted(bundled["users"]) == ["seat02-alice", "seat02-bob"]
+    assert sorted(p.name for p in (seat_home / "tls").iterdir()) == [
+        "ca.pem", "seat02-alice.key", "seat02-alice.pem", "seat02-bob.key", "seat02-bob.pem"]
+
+    env = {**os.environ, "PLAYLISTS_HOME": str(seat_home)}
+    servers = bundled["servers"]
+    for client, server, auth in (("rest", servers["rest"], "key"), ("grpc", servers["grpc"], "basic")):
+        run = subprocess.run([sys.executable, "-m", f"clients.{client}", "--server", server, "--auth", auth,
+                              "--user", "seat02-bob", "whoami"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 0 and "seat02-bob" in run.stdout, run.stdout + run.stderr
+    # Mutual TLS from a machine without the repository: curl, and the bundle's files.
+    tls = seat_home / "tls"
+    curl = subprocess.run(["curl", "-s", "--cacert", tls / "ca.pem", "--cert", tls / "seat02-alice.pem",
+                           "--key", tls / "seat02-alice.key", f"{servers['rest_tls']}/v1/me"],
+                          capture_output=True, text=True, timeout=30)
+    assert json.loads(curl.stdout)["name"] == "seat02-alice", curl.stdout + curl.stderr
+
+
+def test_the_global_unsafe_switch_is_refused_in_class_mode(room):
+    refused = subprocess.run([sys.executable, "-m", "rest", "--port", "0", "--tls-port", "0"], cwd=ROOT,
+                             env={**os.environ, "PLAYLISTS_HOME": str(room[0]), "PLAYLISTS_UNSAFE": "bola"},
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "refused in class mode" in refused.stderr
