@@ -28,7 +28,7 @@ def service():
     return playlists
 
 
-def seat() -> SeatWorkshop:
+def caller_seat() -> SeatWorkshop:
     """The calling user's seat: step 2, as for every call of the API."""
     identity = rest.service().authenticate(rest.credential_from_request(), request.remote_addr)
     playlists = service()
@@ -39,8 +39,9 @@ def seat() -> SeatWorkshop:
 
 
 def trainer() -> None:
-    playlists = service()
-    if not classroom.is_trainer(playlists.settings.home, request.headers.get("X-API-Key", "")):
+    key = request.headers.get("X-API-Key", "")
+    playlists = service() if key else rest.service()
+    if not (key and classroom.is_trainer(playlists.settings.home, key)):
         # A wrong key has no user to charge: it spends its address's budget, as any bad credential does.
         playlists.auth.limit(f"source:{request.remote_addr}")
         raise Unauthenticated("send the trainer's key (class/trainer.json) in X-API-Key")
@@ -54,10 +55,12 @@ def exercise(number: int):
 
 def seat_for_code() -> str:
     """The seat whose card holds the code sent (a form field or JSON); 401 for any other."""
-    playlists = service()
     body = request.get_json(silent=True)
     code = body.get("code") if isinstance(body, dict) else request.form.get("code")
-    name = classroom.seat_by_code(playlists.db, code) if isinstance(code, str) else None
+    if not isinstance(code, str):
+        raise InvalidArgument(FieldViolation("code", "is required: the seat code printed on your card"))
+    playlists = service()
+    name = classroom.seat_by_code(playlists.db, code)
     if name is None:
         playlists.auth.limit(f"source:{request.remote_addr}")
         raise Unauthenticated("no seat has this code: it is printed on your card")
@@ -69,38 +72,38 @@ def seat_for_code() -> str:
 @workshop.get("/v1/workshop/exercises")
 def list_exercises():
     """Every exercise, with the hints this seat has seen and when it started and solved each."""
-    return jsonify(items=seat().exercises())
+    return jsonify(items=caller_seat().exercises())
 
 
 @workshop.post("/v1/workshop/exercises/<int:number>:start")
 def start_exercise(number):
     """Open an exercise: its check counts only calls made from now on."""
-    return jsonify(seat().start(exercise(number)))
+    return jsonify(caller_seat().start(exercise(number)))
 
 
 @workshop.post("/v1/workshop/exercises/<int:number>:hint")
 def hint_exercise(number):
     """Show the next hint, one at a time."""
-    return jsonify(seat().hint(exercise(number)))
+    return jsonify(caller_seat().hint(exercise(number)))
 
 
 @workshop.post("/v1/workshop/exercises/<int:number>:check")
 def check_exercise(number):
     """Check the exercise against the calls this seat's users made since it started."""
-    result = seat().check(exercise(number))
+    result = caller_seat().check(exercise(number))
     return jsonify(solved=result.solved, message=result.message)
 
 
 @workshop.get("/v1/workshop/defences")
 def list_defences():
     """Each defence, and whether it is on for this seat."""
-    return jsonify(seat().defences())
+    return jsonify(caller_seat().defences())
 
 
 @workshop.put("/v1/workshop/defences/<name>")
 def switch_defence(name):
     """Switch a defence off (or back on) for this seat's two users only."""
-    sandbox = seat()
+    sandbox = caller_seat()
     if name not in classroom.DEFENCES:
         raise NotFound(f"no defence {name!r}: they are {', '.join(classroom.DEFENCES)}")
     body = request.get_json(silent=True)
@@ -137,13 +140,13 @@ def get_scoreboard():
     return jsonify(scoreboard(service().db))
 
 
-@workshop.post("/v1/workshop/seats/<name>:reset")
-def reset_one_seat(name):
+@workshop.post("/v1/workshop/seats/<seat>:reset", endpoint="reset_seat")
+def reset_one_seat(seat):
     """A fresh start for one seat; its secrets stay."""
     trainer()
-    if name not in classroom.seats(service().db):
-        raise NotFound(f"no seat {name!r}")
-    reset_seat(service().db, name)
+    if seat not in classroom.seats(service().db):
+        raise NotFound(f"no seat {seat!r}")
+    reset_seat(service().db, seat)
     return "", 204
 
 
