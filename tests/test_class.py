@@ -185,6 +185,15 @@ def test_a_seat_code_downloads_a_bundle_whose_credentials_work_with_the_repos_cl
                               "--user", "seat02-bob", "whoami"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60)
         assert run.returncode == 0 and "seat02-bob" in run.stdout, run.stdout + run.stderr
+    def workshop_cli(*args):
+        return subprocess.run([sys.executable, "-m", "workshop", "--server", servers["rest"], *args], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    status = workshop_cli("status")
+    assert status.returncode == 0 and "2 of 13 solved" in status.stdout, status.stdout + status.stderr
+    assert "✓ Exercise 1 solved" in workshop_cli("check", "1").stdout
+    assert "lockout OFF" in workshop_cli("defence", "lockout", "off").stdout
+    assert "lockout on" in workshop_cli("defence", "lockout", "on").stdout
     # Mutual TLS from a machine without the repository: curl, and the bundle's files.
     tls = seat_home / "tls"
     curl = subprocess.run(["curl", "-s", "--cacert", tls / "ca.pem", "--cert", tls / "seat02-alice.pem",

@@ -14,6 +14,7 @@ from core.storage import Database
 from . import journal
 from .evidence import Result, Seen
 from .exercises import EXERCISES, Exercise
+from .progress import view
 
 
 class SeatWorkshop:
@@ -29,12 +30,8 @@ class SeatWorkshop:
                                             (self.seat, number)).fetchone()
 
     def describe(self, exercise: Exercise) -> dict:
-        """The exercise as the seat sees it: its goal, the hints shown so far, when started and solved."""
         entry = self._entry(exercise.number)
-        shown = entry["hints"] if entry else 0
-        return {"number": exercise.number, "slug": exercise.slug, "title": exercise.title, "topic": exercise.topic,
-                "goal": exercise.goal, "hints": list(exercise.hints[:shown]), "hints_total": len(exercise.hints),
-                "started_at": entry["started_at"] if entry else None, "solved_at": entry["solved_at"] if entry else None}
+        return view(exercise, dict(entry) if entry else None)
 
     def exercises(self) -> list[dict]:
         return [self.describe(exercise) for exercise in EXERCISES]
