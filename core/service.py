@@ -38,6 +38,12 @@ def _quoted(value: str) -> str:
     return f"(a value that looks like a {kind}: not repeated)" if kind else repr(value)
 
 
+def _check_id(field: str, value: str) -> None:
+    """An id longer than any id can be is a malformed request, not a question whether it exists."""
+    if len(value) > limits.MAX_ID_LENGTH:
+        raise invalid(field, f"must be at most {limits.MAX_ID_LENGTH} characters")
+
+
 def _track(row) -> Track:
     return Track(id=row["id"], title=row["title"], composer=row["composer"], work=row["work"],
                  era=row["era"], year=row["year"], duration_seconds=row["duration_seconds"],
@@ -113,6 +119,7 @@ class PlaylistService:
 
     def get_track(self, identity: Identity, track_id: str) -> Track:
         identity.require(READ)
+        _check_id("track_id", track_id)
         track = self.tracks.get(track_id)
         if track is None:
             raise NotFound(f"no track with id {_quoted(track_id)}")
@@ -281,8 +288,11 @@ class PlaylistService:
     def _check_track_ids(self, track_ids, field: str = "track_ids") -> None:
         if len(track_ids) > limits.MAX_TRACKS_PER_PLAYLIST:
             raise invalid(field, f"at most {limits.MAX_TRACKS_PER_PLAYLIST} tracks")
-        bad = [FieldViolation(f"{field}[{i}]" if field == "track_ids" else field, f"no track with id {_quoted(t)}")
-               for i, t in enumerate(track_ids) if t not in self.tracks]
+        names = [f"{field}[{i}]" if field == "track_ids" else field for i in range(len(track_ids))]
+        for name, track_id in zip(names, track_ids):
+            _check_id(name, track_id)
+        bad = [FieldViolation(name, f"no track with id {_quoted(t)}")
+               for name, t in zip(names, track_ids) if t not in self.tracks]
         if bad:
             raise InvalidArgument(*bad)
 
@@ -317,6 +327,7 @@ class PlaylistService:
 
     def _load(self, conn, identity: Identity, playlist_id: str) -> Playlist:
         """One playlist of the caller's. Another user's is 'not found', exactly like a missing one."""
+        _check_id("playlist_id", playlist_id)
         owner_check = "" if "bola" in self.settings.unsafe else " AND owner = :owner"
         row = conn.execute(f"SELECT * FROM playlists WHERE id = :id{owner_check}",
                            {"id": playlist_id, "owner": identity.user}).fetchone()
