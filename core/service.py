@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from . import limits, pagination
 from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
-from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, invalid
+from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, VersionRequired, invalid
 from .model import Echo, Header, Mood, Page, Playlist, Track, User
 from .scan import sensitive_kind
 from .storage import Database
@@ -168,10 +168,13 @@ class PlaylistService:
                 (identity.user, size + 1, offset))]
             return self._page([self._load(conn, identity, i) for i in ids], size, offset, query)
 
-    def update_playlist(self, identity: Identity, playlist_id: str, expected_version: int | None = None,
+    def update_playlist(self, identity: Identity, playlist_id: str, expected_version: int | None,
                         name: str | None = None, mood: str | None = None, track_ids=None) -> Playlist:
-        """Rename, change the mood, or replace (and so reorder) the tracks; None leaves a field as it is."""
+        """Rename, change the mood, or replace (and so reorder) the tracks; None leaves a field as it is.
+        An update names the version it read: it replaces what the caller saw, so it must have seen it."""
         identity.require(WRITE)
+        if expected_version is None:
+            raise VersionRequired("send the version you read, so that a change made since is not overwritten")
         if name is not None:
             name = self._check_text("name", name)
         if mood is not None:

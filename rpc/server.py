@@ -26,7 +26,7 @@ from core import PlaylistService, limits
 from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, parse_basic
 from core.config import Settings
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, TooLarge,
-                         Unauthenticated, invalid)
+                         Unauthenticated, VersionRequired, invalid)
 from core.model import Playlist, Track
 
 from .interceptors import CallRecord, Caller, around, caller, peer_address
@@ -211,7 +211,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
 
     def UpdatePlaylist(self, request, context):
         return playlist_message(self.service.update_playlist(
-            identity(), required(request.id, "id"), required(request.version, "version"), **changes(request)))
+            identity(), required(request.id, "id"), request.version or None, **changes(request)))
 
     def AddTrack(self, request, context):
         return playlist_message(self.service.add_track(
@@ -280,6 +280,11 @@ def version_conflict(error: Conflict):
                                        metadata={"current_version": str(error.current_version)})
 
 
+def version_required(error: VersionRequired):
+    return error_details_pb2.PreconditionFailure(violations=[error_details_pb2.PreconditionFailure.Violation(
+        type="VERSION", subject="version", description=error.message)])
+
+
 def retry_later(error: RateLimited):
     return error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=error.retry_after))
 
@@ -294,6 +299,9 @@ STATUS = {
     Forbidden: (grpc.StatusCode.PERMISSION_DENIED, None),
     NotFound: (grpc.StatusCode.NOT_FOUND, None),
     Conflict: (grpc.StatusCode.ABORTED, version_conflict),
+    # An update without its version lacks a precondition the server requires (REST's 428):
+    # FAILED_PRECONDITION, not ABORTED, which would mean "read again, then retry".
+    VersionRequired: (grpc.StatusCode.FAILED_PRECONDITION, version_required),
     RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, retry_later),
     TooLarge: (grpc.StatusCode.RESOURCE_EXHAUSTED, over_limit),
 }

@@ -8,7 +8,8 @@ import pytest
 from core import PlaylistService
 from core.auth import ApiKey, BearerToken, UsernamePassword
 from core.config import load_settings
-from core.errors import Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, Unauthenticated
+from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, Unauthenticated,
+                         VersionRequired)
 from core.service import pick_tracks
 
 
@@ -73,7 +74,7 @@ def test_page_size_is_capped(service, alice, size):
 def test_another_users_playlist_is_not_found_for_every_operation(service, alice, bob):
     playlist = service.create_playlist(alice, "Alice's", "calm", ["bach-bwv1007-prelude"])
     attempts = [lambda: service.get_playlist(bob, playlist.id),
-                lambda: service.update_playlist(bob, playlist.id, name="mine"),
+                lambda: service.update_playlist(bob, playlist.id, 1, name="mine"),
                 lambda: service.add_track(bob, playlist.id, "bach-bwv1007-prelude"),
                 lambda: service.remove_track(bob, playlist.id, 1),
                 lambda: service.delete_playlist(bob, playlist.id)]
@@ -103,6 +104,13 @@ def test_two_concurrent_updates_with_the_same_version_exactly_one_wins(service, 
     assert len(winners) == 1 and len(results) == 8
     final = service.get_playlist(alice, playlist.id)
     assert final.version == 2 and final.name == winners[0].name
+
+
+def test_an_update_must_name_the_version_it_read(service, alice):
+    playlist = service.create_playlist(alice, "Unversioned")
+    with pytest.raises(VersionRequired):
+        service.update_playlist(alice, playlist.id, None, name="Blind")
+    assert service.get_playlist(alice, playlist.id) == playlist
 
 
 def test_adds_without_a_version_are_all_kept(service, alice):
