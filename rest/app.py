@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException, NotAcceptable
 
 from core import PlaylistService, events, limits
-from core.auth import ApiKey, BearerToken, ClientCertificate, parse_basic
+from core.auth import ApiKey, ClientCertificate, UsernamePassword, credential_from_authorization
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, OAuthError,
                          RateLimited, ServiceError, TooLarge, Unauthenticated, VersionRequired)
 from core.model import Playlist
@@ -61,11 +61,8 @@ def credential_from_request():
     """X-API-Key, Authorization: Basic or Bearer, or the TLS client certificate."""
     if "X-API-Key" in request.headers:
         return ApiKey(request.headers["X-API-Key"])
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        return parse_basic(value.strip())
-    if scheme.lower() == "bearer":
-        return BearerToken(value.strip())
+    if "Authorization" in request.headers:
+        return credential_from_authorization(request.headers["Authorization"])
     common_name = client_certificate_name(request.environ)
     return ClientCertificate(common_name) if common_name else None
 
@@ -212,11 +209,10 @@ def echo():
 
 def issue_token():
     """RFC 6749 §4.4: the client authenticates with HTTP Basic or with form fields."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    basic = parse_basic(value.strip()) if scheme.lower() == "basic" else None
+    basic = credential_from_authorization(request.headers.get("Authorization", ""))
     form = request.form
-    client_id, secret = (basic.username, basic.password) if basic else (form.get("client_id", ""),
-                                                                          form.get("client_secret", ""))
+    client_id, secret = ((basic.username, basic.password) if isinstance(basic, UsernamePassword)
+                         else (form.get("client_id", ""), form.get("client_secret", "")))
     token = service().issue_token(form.get("grant_type", ""), client_id, secret, form.get("scope", ""),
                                   request.remote_addr)
     # Tokens are credentials: no cache may keep them (RFC 6749 §5.1).

@@ -23,13 +23,13 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import PlaylistService, limits
-from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, parse_basic
+from core.auth import ApiKey, Caller, ClientCertificate, Identity, credential_from_authorization
 from core.config import Settings
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, TooLarge,
                          Unauthenticated, VersionRequired, invalid)
 from core.model import Playlist, Track
 
-from .interceptors import CallRecord, Caller, around, caller, peer_address
+from .interceptors import CallRecord, around, caller, peer_address
 
 log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
@@ -90,11 +90,8 @@ def credential_from(context: grpc.ServicerContext):
     metadata = dict(context.invocation_metadata())
     if "x-api-key" in metadata:
         return ApiKey(metadata["x-api-key"])
-    scheme, _, value = metadata.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        return parse_basic(value.strip())
-    if scheme.lower() == "bearer":
-        return BearerToken(value.strip())
+    if "authorization" in metadata:
+        return credential_from_authorization(metadata["authorization"])
     # Only on the TLS port: the name in the certificate the handshake verified.
     names = context.auth_context().get("x509_common_name")
     return ClientCertificate(names[0].decode()) if names else None

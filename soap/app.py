@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass
 
 import spyne.const
 from lxml import etree
@@ -17,7 +16,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from core import PlaylistService
-from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, UsernamePassword
+from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
 from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError, TooLarge,
                          Unauthenticated, VersionRequired)
 from serve.wsgi import client_certificate_name
@@ -107,12 +106,6 @@ def note_call(ctx) -> None:
 
 
 # --- 2. authentication glue: lift the credential out of the envelope, hand it to the core ---
-
-@dataclass(frozen=True)
-class Caller:
-    identity: Identity
-    credential: object
-
 
 def authenticate(ctx) -> Caller:
     credential = credential_from_envelope(ctx)

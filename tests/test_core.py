@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from core import PlaylistService
-from core.auth import ApiKey, BearerToken, UsernamePassword
+from core.auth import ApiKey, BearerToken, UsernamePassword, credential_from_authorization
 from core.config import load_settings
 from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, Unauthenticated,
                          VersionRequired)
@@ -137,6 +137,15 @@ def test_secrets_are_stored_only_as_hashes(home, credentials):
     for user in credentials["users"].values():
         for secret in (user["password"], user["api_key"], user["client_secret"]):
             assert secret not in dump
+
+
+@pytest.mark.parametrize("value, credential", [
+    ("Basic YWxpY2U6czNjcjN0Onc=", UsernamePassword("alice", "s3cr3t:w")),   # the password may hold a colon
+    ("basic  YWxpY2U6czNjcjN0Onc= ", UsernamePassword("alice", "s3cr3t:w")),  # schemes are case-insensitive
+    ("Bearer eyJ.x.y", BearerToken("eyJ.x.y")),
+    ("Basic !!!", None), ("Basic ", None), ("Digest whatever", None), ("", None)])
+def test_an_authorization_value_is_read_once_for_rest_and_grpc(value, credential):
+    assert credential_from_authorization(value) == credential
 
 
 def test_wrong_credentials_all_look_the_same(service, credentials):
