@@ -1,10 +1,17 @@
-"""Every cap and limit of the service, in one place, and the shared rate limiter."""
+"""Every cap and limit of the service, in one place, and the shared rate limiter.
+
+The contracts state the same numbers: soap/types.py builds the WSDL's facets from these,
+and tests/test_limits.py checks the OpenAPI document, the WSDL and the core against them.
+"""
 import time
 
 MAX_BODY_BYTES = 64 * 1024          # a request body (JSON, XML envelope or protobuf message)
 MAX_PAGE_SIZE = 50
 DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_TOKEN_LENGTH = 200
+MAX_ID_LENGTH = 64                  # a track's or a playlist's id
 MAX_NAME_LENGTH = 100               # playlist names
+MAX_MOOD_LENGTH = 40                # a mood's name
 MAX_QUERY_LENGTH = 100              # free-text search and filters
 MAX_TRACKS_PER_PLAYLIST = 100
 MAX_GENERATE_MINUTES = 600
