@@ -1,4 +1,5 @@
 """`python -m rest`: the REST server under gunicorn, plain HTTP and mutual TLS."""
+import serve.green  # noqa: F401  (first of all: see serve/green.py)
 from serve import cli, wsgi
 
 from .app import create_app
