@@ -187,9 +187,23 @@ def seat_credentials(room: Path, seat: str) -> dict:
     return json.loads((room / seat / "credentials.json").read_text())
 
 
+def _trainer_key(room: Path) -> str:
+    return json.loads((room / TRAINER).read_text())["api_key"]
+
+
 def is_trainer(room: Path, key: str) -> bool:
-    expected = json.loads((room / TRAINER).read_text())["api_key"]
-    return bool(key) and hmac.compare_digest(key.encode(), expected.encode())
+    return bool(key) and hmac.compare_digest(key.encode(), _trainer_key(room).encode())
+
+
+def viewer_key(room: Path) -> str:
+    """A key for the live view alone, which the trainer may share (a projector, a co-trainer):
+    derived from the trainer's key, so it opens nothing else, and changes with it."""
+    return hmac.new(_trainer_key(room).encode(), b"live view", hashlib.sha256).hexdigest()[:32]
+
+
+def may_watch(room: Path, key: str) -> bool:
+    """The live view shows every seat's calls: the trainer's key or the viewer key opens it."""
+    return is_trainer(room, key) or (bool(key) and hmac.compare_digest(key.encode(), viewer_key(room).encode()))
 
 
 def switch(db: Database, seat: str, defence: str, enabled: bool) -> None:

@@ -135,9 +135,10 @@ def download_bundle():
 
 @workshop.get("/v1/workshop/scoreboard")
 def get_scoreboard():
-    """Seats × exercises: started, solved, hints used; which defences each seat switched off."""
+    """Seats × exercises: started, solved, hints used; which defences each seat switched off; and
+    the viewer key, which opens the live view (/live?key=…) and nothing else."""
     trainer()
-    return jsonify(scoreboard(service().db))
+    return jsonify({**scoreboard(service().db), "viewer_key": classroom.viewer_key(service().settings.home)})
 
 
 @workshop.post("/v1/workshop/seats/<seat>:reset", endpoint="reset_seat")

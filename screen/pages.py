@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, send_from_directory
+from flask import (Blueprint, Response, current_app, jsonify, render_template, request, send_file, send_from_directory,
+                   url_for)
 from google.protobuf import descriptor_pb2
 from lxml import etree
 from markupsafe import Markup
 
-from core import events, limits
+from core import classroom, events, limits
 
 ROOT = Path(__file__).resolve().parent.parent
 WSDL = ROOT / "wsdl" / "playlists.wsdl"
@@ -76,7 +77,7 @@ def landing():
     # curl and generated clients send Accept: */* and get JSON, like everywhere else in the API;
     # a browser prefers text/html. The app adds Vary: Accept, so caches keep the two apart.
     if request.accept_mimetypes.best_match(["application/json", "text/html"], "application/json") == "text/html":
-        return render_template("landing.html", links=links)
+        return render_template("landing.html", links=links, classroom=settings().classroom)
     return jsonify(service="Tri-Protocol Playlists", links=links)
 
 
@@ -253,11 +254,23 @@ RETRY_MS = 1000
 HEARTBEAT_SECONDS = 2
 
 
+def may_watch() -> bool:
+    """In class mode the live view shows every seat's calls: only the trainer's link opens it."""
+    return not settings().classroom or classroom.may_watch(settings().home, request.args.get("key", ""))
+
+
+def not_for_everyone():
+    return render_template("locked.html"), 401
+
+
 @pages.get("/live")
 def live():
     """The live view of every call to the three servers, for projection."""
+    if not may_watch():
+        return not_for_everyone()
     calls, window = settings().rate()
-    config = {"events": "/live/events", "rest_unsafe": sorted(settings().unsafe), "defences": DEFENCES,
+    events_url = url_for("pages.live_events", key=request.args["key"]) if settings().classroom else "/live/events"
+    config = {"events": events_url, "rest_unsafe": sorted(settings().unsafe), "defences": DEFENCES,
               "flood_per_10s": max(1, calls * 10 // window), "brute_force_per_60s": limits.LOCKOUT_AFTER_FAILURES}
     return render_template("live.html", config=config, outcomes=sorted(events.STOPPED_AT))
 
@@ -265,6 +278,8 @@ def live():
 @pages.get("/live/events")
 def live_events():
     """Server-sent events: the newest journalled calls, then each new one as a server appends it."""
+    if not may_watch():
+        return not_for_everyone()
     # Wait a little for a slot: a tab just closed frees its stream at the next heartbeat.
     if not LIVE_STREAMS.acquire(timeout=HEARTBEAT_SECONDS + 1):
         return Response("too many live views are open; try again shortly\n", 503, {"Retry-After": "5"},

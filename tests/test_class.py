@@ -207,3 +207,22 @@ def test_the_global_unsafe_switch_is_refused_in_class_mode(room):
                              env={**os.environ, "PLAYLISTS_HOME": str(room[0]), "PLAYLISTS_UNSAFE": "bola"},
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "refused in class mode" in refused.stderr
+
+
+def test_the_live_view_of_a_class_opens_only_with_the_trainers_link(room, rest):
+    viewer = requests.get(f"{rest}/v1/workshop/scoreboard", headers=trainer(room), timeout=10).json()["viewer_key"]
+    for path in ("/live", "/live/events", f"/live?key={key(room, 'seat01')['X-API-Key']}"):
+        assert requests.get(rest + path, timeout=10).status_code == 401, path
+    opened = requests.get(f"{rest}/live", params={"key": viewer}, timeout=10)
+    assert opened.status_code == 200 and f"/live/events?key={viewer}" in opened.text
+    with requests.get(f"{rest}/live/events", params={"key": viewer}, stream=True, timeout=10) as events:
+        assert events.status_code == 200 and events.headers["Content-Type"].startswith("text/event-stream")
+
+
+def test_the_class_pages_are_served(room, rest):
+    for path in ("/workshop", "/class"):
+        page = requests.get(rest + path, timeout=10)
+        assert page.status_code == 200 and "classroom.js" in page.text
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    landing = requests.get(rest, headers={"Accept": "text/html"}, timeout=10)
+    assert 'action="/v1/workshop/bundle"' in landing.text
