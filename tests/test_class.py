@@ -15,8 +15,10 @@ import zipfile
 import pytest
 import requests
 from cryptography import x509
+from playwright.sync_api import expect
 
 from .servers import ROOT, Server
+from .test_browser import browser, visit  # noqa: F401  (the browser's fixtures, for the pages' test)
 
 SEATS = ("seat01", "seat02", "seat03")
 RATE = 40   # calls a minute: low enough to flood in a test, high enough for the exercises
@@ -226,3 +228,24 @@ def test_the_class_pages_are_served(room, rest):
         assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
     landing = requests.get(rest, headers={"Accept": "text/html"}, timeout=10)
     assert 'action="/v1/workshop/bundle"' in landing.text
+
+
+def test_a_seat_and_the_trainer_in_a_browser(room, rest, visit):
+    page = visit.open(f"{rest}/workshop")
+    page.fill("#signin-form input", seat_file(room, "seat03")["seat"]["code"])
+    page.click("#signin-form button")
+    expect(page.locator("#who")).to_have_text("signed in as seat03-alice")
+    expect(page.locator("#progress")).to_have_text("2 of 13 solved")
+    page.click("#exercises li:first-child a")
+    expect(page.locator("#title")).to_have_text("Exercise 1 · Your first call, with curl")
+    page.click("#hint")
+    expect(page.locator("#hints li")).to_have_count(1)
+    page.click("#check")
+    expect(page.locator("#verdict")).to_contain_text("✓ Solved.")
+
+    page = visit.open(f"{rest}/class")
+    page.fill("#signin-form input", trainer(room)["X-API-Key"])
+    page.click("#signin-form button")
+    expect(page.locator("#seats tr")).to_have_count(len(SEATS))
+    expect(page.locator("#seats tr").first).to_contain_text("✓")
+    visit.assert_clean()
