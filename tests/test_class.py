@@ -99,7 +99,8 @@ def test_each_seat_solves_the_first_call_and_bola_in_its_own_sandbox(room, rest)
         assert checked(rest, alice, 1)["solved"], seat
 
         workshop(rest, bob, 10, "start")
-        assert not workshop(rest, bob, 10, "check")["solved"]
+        not_yet = workshop(rest, bob, 10, "check")
+        assert not not_yet["solved"] and "off for your seat" in not_yet["message"], not_yet
         switch(rest, bob, "bola", False)
         created = requests.post(f"{rest}/v1/playlists", json={"name": f"{seat}'s"}, headers=alice, timeout=10)
         playlists[seat] = created.json()["id"]
