@@ -16,6 +16,8 @@ MAX_QUERY_LENGTH = 100              # free-text search and filters
 MAX_TRACKS_PER_PLAYLIST = 100
 MAX_GENERATE_MINUTES = 600
 MAX_STREAM_MESSAGES = 200           # what one streaming call may send or receive
+STREAMS_PER_USER = 1                # gRPC streams one user may hold open at once (of the server's few)
+STREAM_IDLE_SECONDS = 10            # a bidirectional stream whose client sends nothing for this long ends
 
 # Failed logins: after this many in a row, a user (or a source address) must wait,
 # 1 s, then 2 s, 4 s ... up to LOCKOUT_MAX_SECONDS, before the next attempt is even checked.

@@ -20,7 +20,6 @@ from core.model import Playlist
 
 from serve.wsgi import client_certificate_name
 
-from .pages import pages
 from .representations import JSON, OFFERED, plain, render
 from .validation import RequestValidator, load_openapi
 
@@ -39,7 +38,6 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["openapi"] = load_openapi()
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
-    app.register_blueprint(pages)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
