@@ -89,11 +89,12 @@ def core(ctx) -> PlaylistService:
 
 
 def note_call(ctx) -> None:
-    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault."""
+    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault.
+    Spyne's wsgi_return and wsgi_exception events fire once a call, answered or failed."""
     call = ctx.transport.req_env[CALL]
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
     if ctx.udc is not None:
-        call.user, call.auth_method = ctx.udc.identity.user, ctx.udc.identity.method
+        call.identity = ctx.udc.identity
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes
