@@ -20,15 +20,15 @@ import secrets
 import socket
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from .config import DEFENCES, TRAINER, load_settings
+from .config import DEFAULT_PORTS, DEFENCES, TRAINER, WILDCARDS, host, load_settings, port
 from .setup import make_database, make_keys, make_certificates, new_credentials, write_secret
 from .storage import Database
 
 ROOM = "class"
 CARDS = "cards.html"
 SEAT_USERS = ("alice", "bob")
-WILDCARDS = {"", "0.0.0.0", "::"}
 # A seat code is read off a card and typed: no 0/O or 1/I to confuse. 8 of these 32 letters
 # are 40 bits, far beyond what the per-address rate limit lets anyone try.
 CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -42,18 +42,28 @@ def users_of(seat: str) -> tuple[str, ...]:
     return tuple(f"{seat}-{user}" for user in SEAT_USERS)
 
 
-def public_host(host: str) -> str:
+def room_host(host: str) -> str:
     """The name attendees use to reach `host`: the machine's name when it binds every interface."""
     return socket.gethostname() if host in WILDCARDS else host
 
 
-def addresses(host: str, ports: dict) -> dict:
-    """The six addresses of a card, from the host and {"rest": (plain, tls), "soap": …, "grpc": …}."""
+def addresses(host: str, environ=os.environ) -> dict:
+    """The six addresses of a card: the host attendees reach, and this run's ports (PLAYLISTS_*_PORT)."""
     name = f"[{host}]" if ":" in host else host
-    (rest, rest_tls), (soap, soap_tls), (grpc, grpc_tls) = ports["rest"], ports["soap"], ports["grpc"]
+    rest, rest_tls, soap, soap_tls, grpc, grpc_tls = (port(p, environ) for p in DEFAULT_PORTS)
     return {"rest": f"http://{name}:{rest}", "rest_tls": f"https://{name}:{rest_tls}",
             "soap": f"http://{name}:{soap}/soap", "soap_tls": f"https://{name}:{soap_tls}/soap",
             "grpc": f"{name}:{grpc}", "grpc_tls": f"{name}:{grpc_tls}"}
+
+
+def environment(servers: dict) -> dict:
+    """The variables that point this repository's commands at the class's servers: the clients
+    (clients/addresses.py) and the exercises' texts (config.moved) read them."""
+    found = {"REST": servers["rest"], "REST_TLS": servers["rest_tls"], "SOAP": servers["soap"],
+             "SOAP_TLS": servers["soap_tls"], "GRPC": "//" + servers["grpc"], "GRPC_TLS": "//" + servers["grpc_tls"]}
+    parts = {name: urlsplit(address) for name, address in found.items()}
+    return {"PLAYLISTS_HOST": parts["REST"].hostname,
+            **{f"PLAYLISTS_{name}_PORT": str(part.port) for name, part in parts.items()}}
 
 
 def hash_code(code: str) -> str:
@@ -76,12 +86,13 @@ def _write(path: Path, data: dict) -> None:
 
 # --- preparing the room -------------------------------------------------------------------------
 
-def prepare(home: Path, seats: int, host: str, ports: dict) -> Path:
-    """Make (or complete) the room under home/class for `seats` seats; return its folder."""
+def prepare(home: Path, seats: int, bind: str) -> Path:
+    """Make (or complete) the room under home/class for `seats` seats, served on `bind` with
+    this run's ports; return its folder."""
     room = home / ROOM
     room.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = public_host(host)
-    servers = addresses(name, ports)
+    name = room_host(bind)
+    servers = addresses(name)
     if not (room / TRAINER).exists():
         write_secret(room / TRAINER, json.dumps({"api_key": "tk_" + secrets.token_urlsafe(24)}).encode())
     everyone = {}
@@ -105,7 +116,8 @@ def prepare(home: Path, seats: int, host: str, ports: dict) -> Path:
 
 
 def _prepare_seat(folder: Path, seat: str, servers: dict) -> dict:
-    """The seat's credentials.json: its secrets kept when it exists, the addresses always current."""
+    """The seat's credentials.json (its secrets kept when it exists, the addresses always
+    current), and env.sh, which points the repository's commands at the class."""
     folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / "credentials.json"
     if path.exists():
@@ -114,6 +126,13 @@ def _prepare_seat(folder: Path, seat: str, servers: dict) -> dict:
         credentials = {**new_credentials(users_of(seat)), "seat": {"name": seat, "code": _new_code()}}
     credentials["servers"] = servers
     _write(path, credentials)
+    variables = " ".join(f"{name}={value}" for name, value in environment(servers).items())
+    (folder / "env.sh").write_text(f"# source {seat}/env.sh: this folder is your PLAYLISTS_HOME, the class's "
+                                   "servers are your servers
+"
+                                   f'export PLAYLISTS_HOME="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)" '
+                                   f"{variables}
+")
     return credentials
 
 
@@ -218,14 +237,13 @@ def switch(db: Database, seat: str, defence: str, enabled: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m core.classroom", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m core.classroom", description=__doc__.splitlines()[0],
+                                     epilog="The ports on the cards are PLAYLISTS_REST_PORT … PLAYLISTS_GRPC_TLS_PORT.")
     parser.add_argument("seats", type=int, help="how many seats (a larger number than before adds seats)")
-    parser.add_argument("--host", default="127.0.0.1", help="the address the servers bind, named on the cards")
-    for name, (port, tls_port) in {"rest": (8080, 8443), "soap": (8081, 8444), "grpc": (50051, 50052)}.items():
-        parser.add_argument(f"--{name}-ports", nargs=2, type=int, default=(port, tls_port), metavar=("PLAIN", "TLS"))
+    parser.add_argument("--host", default=host(), help=f"the address the servers bind (default $PLAYLISTS_HOST or "
+                                                       f"{host()}); a wildcard puts this machine's name on the cards")
     args = parser.parse_args()
-    room = prepare(load_settings().home, args.seats, args.host,
-                   {"rest": args.rest_ports, "soap": args.soap_ports, "grpc": args.grpc_ports})
+    room = prepare(load_settings().home, args.seats, args.host)
     print(f"class: {room} ready for {args.seats} seats; print {room / CARDS}")
 
 

@@ -24,9 +24,9 @@ SEATS = ("seat01", "seat02", "seat03")
 RATE = 40   # calls a minute: low enough to flood in a test, high enough for the exercises
 
 
-def prepare(home, seats: int, *extra: str) -> None:
-    subprocess.run([sys.executable, "-m", "core.classroom", str(seats), "--host", "127.0.0.1", *extra],
-                   cwd=ROOT, env={**os.environ, "PLAYLISTS_HOME": str(home)}, check=True, capture_output=True)
+def prepare(home, seats: int, ports: dict | None = None) -> None:
+    subprocess.run([sys.executable, "-m", "core.classroom", str(seats), "--host", "127.0.0.1"], cwd=ROOT,
+                   env={**os.environ, "PLAYLISTS_HOME": str(home), **(ports or {})}, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,10 @@ def room(tmp_path_factory):
     env = {"PLAYLISTS_RATE_LIMIT": f"{RATE}/minute"}
     servers = {kind: Server(kind, room, env) for kind in ("rest", "rpc")}
     try:
-        prepare(home, 3, "--rest-ports", str(servers["rest"].port), str(servers["rest"].tls_port),
-                "--grpc-ports", str(servers["rpc"].port), str(servers["rpc"].tls_port))
+        prepare(home, 3, {"PLAYLISTS_REST_PORT": str(servers["rest"].port),
+                          "PLAYLISTS_REST_TLS_PORT": str(servers["rest"].tls_port),
+                          "PLAYLISTS_GRPC_PORT": str(servers["rpc"].port),
+                          "PLAYLISTS_GRPC_TLS_PORT": str(servers["rpc"].tls_port)})
         for seat, text in first.items():
             kept, now = json.loads(text), json.loads((room / seat / "credentials.json").read_text())
             assert (kept["users"], kept["seat"]) == (now["users"], now["seat"]), f"{seat}'s secrets changed"

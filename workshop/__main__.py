@@ -12,7 +12,7 @@ from .progress import Progress, view
 from .reset import reset
 from .terminal import clock, counted, print_hint, print_list, print_show, print_status, wrap
 
-PROG = "python -m workshop"
+PROG = ".venv/bin/python -m workshop"
 
 
 def exercise_number(text: str) -> Exercise:
@@ -52,7 +52,7 @@ def check(settings, progress: Progress, args) -> int:
         progress.start(e.number)
         progress.save()
         print(wrap(f"✗ Exercise {e.number} starts now ({clock(time.time())}): only calls made from now on count. "
-                   f"Do it, then check again. (python -m workshop show {e.number} shows the goal.)"))
+                   f"Do it, then check again. (.venv/bin/python -m workshop show {e.number} shows the goal.)"))
         return 1
     entry = progress.get(e.number)
     result = e.check(Seen(settings, entry["started_at"]))
@@ -82,7 +82,7 @@ def reset_progress(settings, progress: Progress, args) -> int:
     if not args.yes:
         print(wrap("A full reset deletes every playlist, the rate-limit and failed-login counters, the call journal "
                    "and the progress of every exercise; the users, the catalog, credentials.json, the keys and the "
-                   "certificates stay. To do it: python -m workshop reset --yes"), file=sys.stderr)
+                   "certificates stay. To do it: .venv/bin/python -m workshop reset --yes"), file=sys.stderr)
         return 1
     gone = reset(settings)
     deleted = listing([counted(gone["playlists"], "playlist"), counted(gone["rate_counters"], "rate counter"),
@@ -99,7 +99,7 @@ def defence_here(settings, progress: Progress, args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m workshop",
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m workshop",
                                 description="The workshop's exercises: goals, hints one at a time, checks against "
                                             "what the servers recorded, and the group's progress.",
                                 epilog="Progress lives in $PLAYLISTS_HOME/workshop.json (default .demo/).")

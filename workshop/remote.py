@@ -24,7 +24,7 @@ class Remote:
         users = json.loads(path.read_text())["users"]
         self.user = next(iter(users))
         self.url = url.rstrip("/")
-        self.prog = f"python -m workshop --server {self.url}"
+        self.prog = f".venv/bin/python -m workshop --server {self.url}"
         self.session = requests.Session()
         self.session.headers["X-API-Key"] = users[self.user]["api_key"]
 

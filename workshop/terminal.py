@@ -1,19 +1,22 @@
 """How the exercises look in a terminal, whether they come from this machine or a class's server.
 
 Each printer takes an exercise as `progress.view` shapes it, the shape the workshop API answers
-with too, and `prog`, the command to suggest next (`python -m workshop`, with --server URL in class).
+with too, and `prog`, the command to suggest next (`.venv/bin/python -m workshop`, with --server URL in class).
 """
 import textwrap
 import time
+
+from core.config import moved
 
 WIDTH = 92
 
 
 def wrap(text: str, indent: str = "") -> str:
-    """Prose wrapped to WIDTH; a line indented by four spaces is a command, kept as written."""
+    """Prose wrapped to WIDTH; a line indented by four spaces is a command, kept as written.
+    The texts name the default addresses; the reader sees where this run's servers are."""
     return "\n".join(line if line.startswith("    ") else
                      textwrap.fill(line, WIDTH, initial_indent=indent, subsequent_indent=indent)
-                     for line in text.split("\n"))
+                     for line in moved(text).split("\n"))
 
 
 def clock(at: float) -> str:
