@@ -128,11 +128,9 @@ def _prepare_seat(folder: Path, seat: str, servers: dict) -> dict:
     _write(path, credentials)
     variables = " ".join(f"{name}={value}" for name, value in environment(servers).items())
     (folder / "env.sh").write_text(f"# source {seat}/env.sh: this folder is your PLAYLISTS_HOME, the class's "
-                                   "servers are your servers
-"
+                                   "servers are your servers\n"
                                    f'export PLAYLISTS_HOME="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)" '
-                                   f"{variables}
-")
+                                   f"{variables}\n")
     return credentials
 
 
@@ -181,6 +179,9 @@ def cards(everyone: dict, servers: dict) -> str:
             f"<code>{e(servers['soap_tls'])}</code>, <code>{e(servers['grpc_tls'])}</code>)</p>"
             f"<table>{rows}</table>"
             f"<p>Your first call: <code>{e(first)}</code></p>"
+            f"<p>With the repository: download your files from the workshop page, unzip them, "
+            f"<code>source {e(seat)}/env.sh</code>, then in the repository "
+            f"<code>.venv/bin/python -m clients.rest --user {e(alice)} whoami</code></p>"
             f"<p>Exercises and your files (the seat code signs you in): <code>{e(servers['rest'])}/workshop</code></p>"
             "</section>")
     return "\n".join(out) + "\n"

@@ -180,15 +180,18 @@ def test_a_seat_code_downloads_a_bundle_whose_credentials_work_with_the_repos_cl
     seat_home = tmp_path / "seat02"
     bundled = json.loads((seat_home / "credentials.json").read_text())
     assert sorted(bundled["users"]) == ["seat02-alice", "seat02-bob"]
+    assert (seat_home / "env.sh").exists()
     assert sorted(p.name for p in (seat_home / "tls").iterdir()) == [
         "ca.pem", "seat02-alice.key", "seat02-alice.pem", "seat02-bob.key", "seat02-bob.pem"]
 
     env = {**os.environ, "PLAYLISTS_HOME": str(seat_home)}
     servers = bundled["servers"]
-    for client, server, auth in (("rest", servers["rest"], "key"), ("grpc", servers["grpc"], "basic")):
-        run = subprocess.run([sys.executable, "-m", f"clients.{client}", "--server", server, "--auth", auth,
-                              "--user", "seat02-bob", "whoami"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=60)
+    # env.sh points the clients at the class: no --server needed.
+    for client, auth in (("rest", "key"), ("grpc", "basic")):
+        run = subprocess.run(["bash", "-c", f'source "$1" && exec "$2" -m clients.{client} --auth {auth} '
+                              "--user seat02-bob whoami", "-", seat_home / "env.sh", sys.executable], cwd=ROOT,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("PLAYLISTS_")},
+                             capture_output=True, text=True, timeout=60)
         assert run.returncode == 0 and "seat02-bob" in run.stdout, run.stdout + run.stderr
     def workshop_cli(*args):
         return subprocess.run([sys.executable, "-m", "workshop", "--server", servers["rest"], *args], cwd=ROOT,
