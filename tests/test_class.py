@@ -94,7 +94,7 @@ def test_each_seat_solves_the_first_call_and_bola_in_its_own_sandbox(room, rest)
     playlists = {}
     for seat in SEATS:
         alice, bob = key(room, seat), key(room, seat, "bob")
-        workshop(rest, alice, 1, "start")
+        assert f"GET {rest}/v1/moods" in workshop(rest, alice, 1, "start")["goal"]   # the class's address
         curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{rest}/v1/moods",
                                "-H", f"X-API-Key: {alice['X-API-Key']}"], capture_output=True, text=True)
         assert curl.stdout == "200"

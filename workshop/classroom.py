@@ -8,7 +8,7 @@ progress as a scoreboard, and may reset one seat or the whole room.
 import time
 
 from core import classroom
-from core.config import Settings
+from core.config import Settings, moved
 from core.storage import Database
 
 from . import journal
@@ -24,6 +24,8 @@ class SeatWorkshop:
         self.settings = settings
         self.db = db
         self.seat = seat
+        # The texts name the default addresses; a seat reads the class's.
+        self.environ = classroom.environment(classroom.seat_credentials(settings.home, seat)["servers"])
 
     def _entry(self, number: int):
         return self.db.connection().execute("SELECT * FROM seat_progress WHERE seat = ? AND exercise = ?",
@@ -31,7 +33,11 @@ class SeatWorkshop:
 
     def describe(self, exercise: Exercise) -> dict:
         entry = self._entry(exercise.number)
-        return view(exercise, dict(entry) if entry else None)
+        item = view(exercise, dict(entry) if entry else None)
+        return {**item, "goal": self.moved(item["goal"]), "hints": [self.moved(hint) for hint in item["hints"]]}
+
+    def moved(self, text: str) -> str:
+        return moved(text, self.environ)
 
     def exercises(self) -> list[dict]:
         return [self.describe(exercise) for exercise in EXERCISES]
@@ -57,7 +63,8 @@ class SeatWorkshop:
             self.start(exercise)
             return Result(False, f"Exercise {exercise.number} starts now: only calls made from now on count. "
                                  "Do it, then check again.")
-        result = exercise.check(Seen(self.settings, entry["started_at"], classroom.users_of(self.seat)))
+        checked = exercise.check(Seen(self.settings, entry["started_at"], classroom.users_of(self.seat)))
+        result = Result(checked.solved, self.moved(checked.message))
         if result.solved and entry["solved_at"] is None:
             with self.db.write() as conn:
                 conn.execute("UPDATE seat_progress SET solved_at = ? WHERE seat = ? AND exercise = ?",
