@@ -4,6 +4,7 @@ Slow clients (slowloris) on the plain and mutual-TLS HTTP ports, a crowd at the 
 stream hogs on gRPC, lockout used as a weapon. Every call a test makes has a deadline: an
 answer later than that is a failure, whatever the machine's load.
 """
+import base64
 import socket
 import ssl
 import threading
@@ -352,3 +353,47 @@ def test_parallel_guesses_are_checked_no_more_than_the_lockout_allows(servers):
     checked = [protocol for protocol, answer in answers if answer == REFUSED[protocol]]
     assert len(checked) <= limits.LOCKOUT_AFTER_FAILURES, answers
     assert all(answer in (REFUSED[protocol], LOCKED[protocol]) for protocol, answer in answers)
+
+
+# --- the SOAP guard reads the document Spyne reads ----------------------------------------------
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+DOCTYPE = '<!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+
+
+def utf7(text: str) -> bytes:
+    """`text` as one UTF-7 run: '+', its UTF-16 in base64, '-' (RFC 2152): ASCII letters only."""
+    return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
+
+
+def soap_post(soap_server, data: bytes, content_type: str) -> tuple[str, str]:
+    """(HTTP status, fault code without its prefix, or the caller's name)."""
+    answer = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=data,
+                           headers={"Content-Type": content_type}, timeout=10)
+    root = etree.fromstring(answer.content)
+    fault = root.findtext(".//faultcode")
+    return str(answer.status_code), fault.partition(":")[2] if fault else root.findtext(f".//{{{TNS}}}name")
+
+
+def test_a_doctype_hidden_in_utf7_is_refused_as_a_charset_never_parsed(soap_server, alice):
+    # To a UTF-8 reader, a comment; to a UTF-7 reader, a comment closed, a DOCTYPE, a comment opened.
+    hidden = b"<!-- " + utf7(f"--> {DOCTYPE} <!--") + b" -->"
+    data = hidden + envelope("WhoAmI", {}, ("key", alice["api_key"]))
+    assert soap_post(soap_server, data, "text/xml; charset=utf-7") == ("500", "Client.UnsupportedMediaType")
+    declared = b'<?xml version="1.0" encoding="UTF-7"?>' + data
+    assert soap_post(soap_server, declared, "text/xml") == ("500", "Client.UnsupportedMediaType")
+    assert "Traceback" not in soap_server.output()
+
+
+def test_utf16_is_read_and_guarded_like_utf8(soap_server, alice):
+    call = envelope("WhoAmI", {}, ("key", alice["api_key"])).decode()
+    assert soap_post(soap_server, call.encode("utf-16"), "text/xml") == ("200", "alice")
+    declared = '<?xml version="1.0" encoding="UTF-16"?>' + call
+    assert soap_post(soap_server, declared.encode("utf-16"), "text/xml; charset=utf-16") == ("200", "alice")
+    assert soap_post(soap_server, (DOCTYPE + call).encode("utf-16"), "text/xml") == ("500", "Client.DTDNotAllowed")
+
+
+@pytest.mark.parametrize("charset", ["utf-32", "latin-1", "cp1252", "ascii", "utf-7"])
+def test_charsets_beyond_utf8_and_utf16_are_refused(soap_server, alice, charset):
+    data = envelope("WhoAmI", {}, ("key", alice["api_key"])).decode().encode(charset)
+    assert soap_post(soap_server, data, f"text/xml; charset={charset}") == ("500", "Client.UnsupportedMediaType")
