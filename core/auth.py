@@ -109,6 +109,7 @@ class Authenticator:
         self.db = db
         self.signing_key = signing_key
         self.settings = settings
+        self.counter = limits.SharedCounter.beside(db.path)
 
     def authenticate(self, credential, source: str) -> Identity:
         """The one way in: check the lockouts and the credential, then the rate limit."""
@@ -181,7 +182,7 @@ class Authenticator:
         if "ratelimit" in self.settings.unsafe:
             return
         calls, window = self.settings.rate()
-        wait = limits.hit(self.db, key, calls, window)
+        wait = self.counter.hit(key, calls, window)
         if wait:
             raise RateLimited(f"rate limit of {self.settings.rate_limit} exceeded", wait, self.settings.rate_limit)
 
