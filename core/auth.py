@@ -134,6 +134,7 @@ class Authenticator:
         self.db = db
         self.signing_key = signing_key
         self.settings = settings
+        self.counter = limits.SharedCounter.beside(db.path)
 
     def authenticate(self, credential, source: str) -> Identity:
         """The one way in: check the credential (a password only within its lockouts), then the rate limit."""
@@ -201,7 +202,7 @@ class Authenticator:
         if "ratelimit" in self.settings.unsafe:
             return
         calls, window = self.settings.rate()
-        wait = limits.hit(self.db, key, calls, window)
+        wait = self.counter.hit(key, calls, window)
         if wait:
             raise RateLimited(f"rate limit of {self.settings.rate_limit} exceeded", wait, self.settings.rate_limit)
 
