@@ -25,6 +25,11 @@ class Defences:
             "SELECT 1 FROM seat_defences JOIN seat_users USING (seat) WHERE name = ? AND defence = ?",
             (user, defence)).fetchone() is not None
 
+    def seated(self, user: str) -> bool:
+        """Whether `user` is a seat's, in class mode."""
+        return self.classroom and self.db.connection().execute(
+            "SELECT 1 FROM seat_users WHERE name = ?", (user,)).fetchone() is not None
+
     def switched_off(self, user: str = "") -> str:
         """The defences off for `user`, as the call journal marks them: 'bola,ratelimit'."""
         if not (self.classroom and user):

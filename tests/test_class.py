@@ -17,6 +17,8 @@ import requests
 from cryptography import x509
 from playwright.sync_api import expect
 
+from core.limits import LOCKOUT_AFTER_FAILURES, SOURCE_LOCKOUT_AFTER_FAILURES
+
 from .servers import ROOT, Server
 from .test_browser import browser, visit  # noqa: F401  (the browser's fixtures, for the pages' test)
 
@@ -153,12 +155,25 @@ def test_a_seat_switches_defences_for_itself_alone(room, rest):
     assert bad.status_code == 404
 
 
-def test_one_seats_flood_never_refuses_another_seat(room, rest):
+def locked_out(rest, name, attempts: int) -> bool:
+    """Guess passwords for name(i) until the lockout refuses one (True), or `attempts` ran out."""
+    return any(requests.get(f"{rest}/v1/me", auth=(name(i), "wrong"), timeout=10).status_code == 429
+               for i in range(attempts))
+
+
+def test_one_seats_flood_and_failed_logins_never_refuse_another_seat(room, rest):
     """The whole room calls from one address, as from behind a classroom NAT."""
     flood = [requests.get(f"{rest}/v1/moods", headers=key(room, "seat01"), timeout=10).status_code
              for _ in range(2 * RATE + 1)]
     assert 429 in flood
-    assert requests.get(f"{rest}/v1/moods", headers=key(room, "seat02"), timeout=10).status_code == 200
+    # Guessing: seat01-bob's password until he is locked out, then names that are no one's until
+    # the address itself is locked for them (each lock grows with each failure: it comes).
+    assert locked_out(rest, lambda i: "seat01-bob", 3 * LOCKOUT_AFTER_FAILURES)
+    assert locked_out(rest, lambda i: f"nobody{i}", 3 * SOURCE_LOCKOUT_AFTER_FAILURES)
+    password = seat_file(room, "seat02")["users"]["seat02-alice"]["password"]
+    for credential in ({"headers": key(room, "seat02")}, {"auth": ("seat02-alice", password)}):
+        answer = requests.get(f"{rest}/v1/me", timeout=10, **credential)
+        assert answer.status_code == 200, answer.text
 
 
 def test_cards_name_every_seat_and_the_server_certificate_names_the_host(room):
