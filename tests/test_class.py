@@ -270,3 +270,23 @@ def test_a_seat_and_the_trainer_in_a_browser(room, rest, visit):
     expect(page.locator("#seats tr")).to_have_count(len(SEATS))
     expect(page.locator("#seats tr").first).to_contain_text("✓")
     visit.assert_clean()
+
+
+def test_the_trainer_resets_one_seat_then_the_room_and_every_secret_stays(room, rest):
+    def board():
+        return {entry["seat"]: entry for entry in requests.get(f"{rest}/v1/workshop/scoreboard",
+                                                               headers=trainer(room), timeout=10).json()["seats"]}
+
+    secrets_before = {seat: seat_file(room, seat) for seat in SEATS}
+    assert requests.post(f"{rest}/v1/workshop/seats/seat03:reset", headers=key(room, "seat03"),
+                         timeout=10).status_code == 401
+    assert requests.post(f"{rest}/v1/workshop/seats/seat03:reset", headers=trainer(room), timeout=10).status_code == 204
+    after = board()
+    assert after["seat03"]["exercises"] == {} and after["seat01"]["solved"] == 2
+    assert requests.get(f"{rest}/v1/playlists", headers=key(room, "seat03"), timeout=10).json()["items"] == []
+    assert requests.get(f"{rest}/v1/playlists", headers=key(room, "seat01"), timeout=10).json()["items"] != []
+
+    assert requests.post(f"{rest}/v1/workshop/seats:reset", headers=trainer(room), timeout=10).status_code == 204
+    assert all(entry["exercises"] == {} for entry in board().values())
+    assert {seat: seat_file(room, seat) for seat in SEATS} == secrets_before
+    assert requests.get(f"{rest}/v1/me", headers=key(room, "seat02"), timeout=10).status_code == 200

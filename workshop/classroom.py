@@ -96,13 +96,13 @@ def scoreboard(db: Database) -> dict:
 
 
 def reset_seat(db: Database, seat: str) -> None:
-    """What one seat's users left behind goes (playlists, counters, progress, switches); secrets stay."""
+    """What one seat's users left behind goes (playlists, failed logins, progress, switches);
+    secrets stay. Their rate-limit counts end with their window, as everyone's do."""
     users = classroom.users_of(seat)
     marks = ",".join("?" * len(users))
     with db.write() as conn:
         conn.execute(f"DELETE FROM playlists WHERE owner IN ({marks})", users)
-        for user in users:
-            conn.execute("DELETE FROM rate_counters WHERE key LIKE ?", (f"user:{user}/%",))
-            conn.execute("DELETE FROM auth_failures WHERE key = ?", (f"user:{user}",))
+        conn.execute(f"DELETE FROM auth_failures WHERE key IN ({marks}) OR key LIKE 'known:% ' || ?",
+                     [f"user:{user}" for user in users] + [f"{seat}-%"])
         conn.execute("DELETE FROM seat_progress WHERE seat = ?", (seat,))
         conn.execute("DELETE FROM seat_defences WHERE seat = ?", (seat,))
