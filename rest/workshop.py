@@ -24,7 +24,7 @@ def service():
     """The core, once we know the server runs a class."""
     playlists = rest.service()
     if not playlists.settings.classroom:
-        raise NotFound("the workshop API is served in class mode only: python -m serve --class N")
+        raise NotFound("the workshop API is served in class mode only: make class SEATS=N")
     return playlists
 
 

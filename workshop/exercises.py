@@ -353,7 +353,7 @@ def switch_off(seen: Seen, defence: str) -> str:
     """How to switch the defence off: for the whole server on one's own machine, for one's seat in class."""
     if seen.settings.classroom:
         return (f"switch {DEFENCES[defence]} off for your seat (its switch on the /workshop page, or "
-                f"python -m workshop --server URL defence {defence} off)")
+                f".venv/bin/python -m workshop --server URL defence {defence} off)")
     return f"start the servers with PLAYLISTS_UNSAFE={defence} make serve"
 
 
