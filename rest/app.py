@@ -133,7 +133,7 @@ def record_call(response):
 
     The hook is Flask's after_request: it runs once per request, after an error handler has
     turned any error into its problem+json, so it sees the status and the body that leave."""
-    if (request.endpoint or "").startswith(("pages.", "static", "workshop.")):
+    if (request.endpoint or "").startswith(("pages.", "class_pages.", "static", "workshop.")):
         return response
     events.record(events.call_event(
         "rest", (request.endpoint or "-").removeprefix("api."), g.get("identity"), g.get("outcome", "ok"),
