@@ -4,7 +4,7 @@
 
     playlists.sqlite3, keys/, tls/   the servers' state, as in any home; tls/ holds the class CA
     trainer.json                     {"api_key": "…"}: the scoreboard, the live view, resets
-    seatNN/                          a home of the seat's own: credentials.json and tls/ (the bundle)
+    seatNN/                          a seat's own home: credentials.json, tls/, env.sh (its bundle)
     cards.html                       one printable card per seat
 
 Preparing again keeps every secret already handed out, and a larger number adds seats.

@@ -39,6 +39,8 @@ def caller_seat() -> SeatWorkshop:
 
 
 def trainer() -> None:
+    """The trainer's key, in X-API-Key. No key at all is a 401 whatever the mode: the header is
+    what the operation requires, before anything else."""
     key = request.headers.get("X-API-Key", "")
     playlists = service() if key else rest.service()
     if not (key and classroom.is_trainer(playlists.settings.home, key)):

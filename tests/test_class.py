@@ -293,3 +293,15 @@ def test_the_trainer_resets_one_seat_then_the_room_and_every_secret_stays(room, 
     assert all(entry["exercises"] == {} for entry in board().values())
     assert {seat: seat_file(room, seat) for seat in SEATS} == secrets_before
     assert requests.get(f"{rest}/v1/me", headers=key(room, "seat02"), timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("host, kind", [("10.9.8.7", x509.IPAddress), ("trainer.example", x509.DNSName)])
+def test_the_server_certificate_names_the_host_the_room_reaches(tmp_path, host, kind):
+    defaults = {k: v for k, v in os.environ.items() if not k.startswith("PLAYLISTS_")}   # the default ports
+    subprocess.run([sys.executable, "-m", "core.classroom", "1", "--host", host], cwd=ROOT, check=True,
+                   env={**defaults, "PLAYLISTS_HOME": str(tmp_path)}, capture_output=True)
+    certificate = x509.load_pem_x509_certificate((tmp_path / "class" / "tls" / "server.pem").read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert host in {str(name) for name in names.get_values_for_type(kind)}
+    assert json.loads((tmp_path / "class" / "seat01" / "credentials.json").read_text())["servers"]["rest"] == \
+        f"http://{host}:8080"
