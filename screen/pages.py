@@ -280,7 +280,9 @@ def live_events():
                         mimetype="text/plain")
     tail = JournalTail(settings().home)
     since = last_event_id()
-    backlog = tail.backlog(since, None if since else BACKLOG_EVENTS)
+    # A reconnecting page asks again for the last moments too (a batch may have landed late);
+    # it skips what it has already shown.
+    backlog = tail.backlog(since - events.BATCH_SECONDS * 4, None) if since else tail.backlog(0, BACKLOG_EVENTS)
 
     def stream():
         try:
