@@ -45,7 +45,7 @@ interop: interop/node_modules/.installed  ## the npm clients of the interop test
 test: setup interop  ## the whole test suite
 	$(PY) -m pytest -q -rs tests
 
-bench: setup  ## the three protocols side by side, each against its bare framework (bench/results/)
+bench: setup  ## the three protocols side by side, each against its bare framework: about 5 min (bench/results/)
 	$(PY) -m bench
 
 soak: setup  ## 60 s of mixed and hostile traffic at concurrency 32; exit 0 only with no unexpected error
