@@ -1,4 +1,4 @@
-"""Call events: one record per call, whatever the protocol, in the seed's three steps.
+"""Call events: one record per call, whatever the protocol, in the same three steps.
 
 received -> authenticated and validated -> answered. Every adapter reports each call here
 once, when it has answered. The event becomes the log line `make serve` prints, and a line
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+from .auth import Identity
 
 log = logging.getLogger("calls")
 JOURNAL = "events.jsonl"
@@ -60,6 +62,16 @@ class CallEvent:
         marks = ["✓" if not self.stopped_at or step < self.stopped_at else "✗" if step == self.stopped_at else "·"
                  for step in (1, 2, 3)]
         return f"received {marks[0]} → authenticated+validated {marks[1]} → answered {marks[2]}"
+
+
+def call_event(protocol: str, operation: str, identity: Identity | None, outcome: str, status: str,
+               bytes_in: int, bytes_out: int, started: float, reason: str = "", client: str = "",
+               source: str = "") -> CallEvent:
+    """The event of a call an adapter has answered: `identity` is None when no one was
+    authenticated, `started` the time.perf_counter() of the call's arrival."""
+    return CallEvent(protocol, operation, identity.user if identity else "", identity.method if identity else "",
+                     outcome, status, bytes_in, bytes_out, (time.perf_counter() - started) * 1000, reason, client,
+                     source)
 
 
 class _Journal:

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS playlist_tracks (
 );
 
 CREATE TABLE IF NOT EXISTS auth_failures (
-    key          TEXT PRIMARY KEY,           -- 'user:alice' or 'source:127.0.0.1'
+    key          TEXT PRIMARY KEY,           -- 'user:alice', 'source:127.0.0.1', or 'known:127.0.0.1 alice'
+                                             -- (alice has signed in from there: her own count)
     failures     INTEGER NOT NULL,
     locked_until REAL NOT NULL
 );

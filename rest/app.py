@@ -126,18 +126,19 @@ def start_clock():
 
 
 def record_call(response):
-    """One call event per API call (the pages and their assets are not calls of the API)."""
+    """One call event per API call (the pages and their assets are not calls of the API).
+
+    The hook is Flask's after_request: it runs once per request, after an error handler has
+    turned any error into its problem+json, so it sees the status and the body that leave."""
     if (request.endpoint or "").startswith(("pages.", "static")):
         return response
-    identity = g.get("identity")
-    events.record(events.CallEvent(
-        protocol="rest", operation=(request.endpoint or "-").removeprefix("api."),
-        user=identity.user if identity else "", auth_method=identity.method if identity else "",
-        outcome=g.get("outcome", "ok"), status=str(response.status_code), bytes_in=request.content_length or 0,
+    events.record(events.call_event(
+        "rest", (request.endpoint or "-").removeprefix("api."), g.get("identity"), g.get("outcome", "ok"),
+        str(response.status_code), request.content_length or 0,
         # A streamed body is not counted: measuring it would mean reading it to its end.
-        bytes_out=0 if response.is_streamed else response.calculate_content_length() or 0,
-        ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", ""),
-        client=request.headers.get("User-Agent", ""), source=request.remote_addr or ""))
+        0 if response.is_streamed else response.calculate_content_length() or 0,
+        g.get("started", time.perf_counter()), g.get("reason", ""), request.headers.get("User-Agent", ""),
+        request.remote_addr or ""))
     return response
 
 

@@ -420,7 +420,7 @@ def test_reset_leaves_a_fresh_start_and_every_secret_as_it_was(env, credentials,
 @pytest.mark.parametrize("command", [[], ["list"], ["show"], ["hint"], ["check"], ["status"], ["reset"]])
 def test_every_command_explains_itself(command, env):
     result = workshop(env, *command, "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: python -m workshop"), result.stdout
+    assert result.returncode == 0 and result.stdout.startswith("usage: .venv/bin/python -m workshop"), result.stdout
 
 
 def test_an_exercise_that_does_not_exist_is_refused_by_name(env):
