@@ -815,8 +815,15 @@ def test_live_views_cannot_starve_the_rest_api(home, credentials):
     server = Server("rest", home, TEST_ENV, tls=False)
     base, streams = f"http://127.0.0.1:{server.port}", []
     try:
-        for _ in range(8):   # 2 workers x 4 threads
+        for _ in range(8):   # 2 workers x 4 threads: one live view for each thread
             streams.append(requests.get(f"{base}/live/events", stream=True, timeout=10))
+        # Each view either streams (its first event says how soon to reconnect) or is told to try later.
+        opened = [s for s in streams if s.status_code == 200]
+        assert all(s.status_code == 503 for s in streams if s not in opened)
+        assert len(opened) >= 2   # at least one worker's share of views is open and holding its threads
+        for stream in opened:
+            assert stream.headers["Content-Type"].startswith("text/event-stream")
+            assert next(stream.iter_content(chunk_size=None)).startswith(b"retry: ")
         answer = requests.get(f"{base}/v1/me", headers={"X-API-Key": credentials["users"]["alice"]["api_key"]},
                               timeout=5)
         assert answer.status_code == 200
