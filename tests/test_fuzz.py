@@ -27,9 +27,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
-from playlist.v1 import playlist_pb2_grpc
 
-from .conftest import TEST_ENV
+from clients import calls
+
+from .conftest import TEST_ENV, endpoints
 from .servers import ROOT, Server
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -48,27 +49,29 @@ def fuzz(examples: int):
 # --- the world the fuzzers poke at ----------------------------------------------------------------
 
 class World:
-    """The servers, alice's key, a playlist of alice's and one of bob's, and the digests."""
+    """The servers, alice's key, a playlist of alice's and one of bob's, and the digests.
+
+    The fuzzers send what no client would, so they write their requests by hand (`http`, the
+    raw key); the well-formed calls around them go through clients/calls.py (`wire`)."""
 
     def __init__(self, home, credentials, rest_server, soap_server, rpc_server):
         self.home = home
         self.alice_key = credentials["users"]["alice"]["api_key"]
+        self.alice = calls.key(self.alice_key)
         self.rest = f"http://127.0.0.1:{rest_server.port}"
         self.soap = f"http://127.0.0.1:{soap_server.port}/soap"
         self.servers = (rest_server, soap_server, rpc_server)
         self.http = requests.Session()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}")
-        self.stub = playlist_pb2_grpc.PlaylistsStub(self.channel)
-        self.mine = self.create(self.alice_key, "Fuzzed")
-        self.bobs = self.create(credentials["users"]["bob"]["api_key"], "Bob's, untouchable")
+        self.wire = endpoints({"rest": rest_server, "soap": soap_server, "grpc": rpc_server})
+        self.mine = self.create(self.alice, "Fuzzed")
+        self.bobs = self.create(calls.key(credentials["users"]["bob"]["api_key"]), "Bob's, untouchable")
         self.bobs_digest = self.digest(only=self.bobs)
         self.last = self.digest()
 
-    def create(self, key: str, name: str) -> str:
-        answer = self.http.post(f"{self.rest}/v1/playlists", json={"name": name, "track_ids": TRACKS[:2]},
-                                headers={"X-API-Key": key}, timeout=10)
-        assert answer.status_code == 201
-        return answer.json()["id"]
+    def create(self, credential, name: str) -> str:
+        answer = self.wire.call("rest", "create_playlist", credential, name=name, track_ids=TRACKS[:2])
+        assert answer.status == "201"
+        return answer.playlist_id()
 
     def digest(self, only: str | None = None) -> str:
         """SHA-256 of the playlists and their tracks (of one playlist, with `only`)."""
@@ -97,7 +100,7 @@ class World:
 def world(home, credentials, rest_server, soap_server, rpc_server):
     world = World(home, credentials, rest_server, soap_server, rpc_server)
     yield world
-    world.channel.close()
+    world.wire.close()
     world.http.close()
 
 
@@ -106,12 +109,9 @@ def still_serving_at_the_end(world):
     yield
     for server in world.servers:
         assert server.process.poll() is None, f"{server.kind} died:\n{server.output()[-3000:]}"
-    headers = {"X-API-Key": world.alice_key}
-    assert world.http.get(f"{world.rest}/v1/me", headers=headers, timeout=10).json()["name"] == "alice"
-    answer = world.http.post(world.soap, data=envelope("<p:WhoAmI/>", world.alice_key),
-                             headers={"Content-Type": "text/xml"}, timeout=10)
-    assert answer.status_code == 200 and b"<tns:name>alice</tns:name>" in answer.content
-    assert world.stub.WhoAmI(pb.WhoAmIRequest(), metadata=[("x-api-key", world.alice_key)], timeout=10).name == "alice"
+    for protocol in calls.PROTOCOLS:
+        answer = world.wire.call(protocol, "who_am_i", world.alice)
+        assert answer.ok and not answer.broken and b"alice" in answer.raw, (protocol, answer.status)
 
 
 # --- SOAP ---------------------------------------------------------------------------------------
@@ -568,8 +568,8 @@ def raw_call(world, method, data: list[bytes]):
     """Send raw bytes as the request message(s); the status the call ended with."""
     path = f"/{SERVICE.full_name}/{method.name}"
     kind = rpc_kind(method)
-    call = getattr(world.channel, kind)(path)  # no serializers: bytes go out as they are
-    metadata = [("x-api-key", world.alice_key)]
+    call = getattr(world.wire.channel(), kind)(path)  # no serializers: bytes go out as they are
+    metadata = calls.grpc_metadata(world.alice)
     try:
         if kind == "unary_unary":
             call(data[0], metadata=metadata, timeout=20)
@@ -692,15 +692,12 @@ def test_grpc_mood_radio_streams_of_odd_moods(world):
 
 @pytest.mark.parametrize("name", ["a\uffffb", "\ufffe"], ids=["U+FFFF", "U+FFFE"])
 def test_a_name_accepted_over_rest_reads_back_over_soap(world, name):
-    created = world.http.post(f"{world.rest}/v1/playlists", json={"name": name},
-                              headers={"X-API-Key": world.alice_key}, timeout=20)
-    accepted = check_rest(created, name)
-    world.settle(accepted, name)
-    if accepted:  # either refused as invalid, or readable in every protocol
-        data = envelope(f"<p:GetPlaylist><p:playlist_id>{created.json()['id']}</p:playlist_id></p:GetPlaylist>",
-                        world.alice_key)
-        answer = world.http.post(world.soap, data=data, headers={"Content-Type": "text/xml"}, timeout=20)
-        assert check_soap(answer, data)
+    created = world.wire.call("rest", "create_playlist", world.alice, name=name)
+    assert created.status in ("201", "400") and not created.broken, created.status
+    world.settle(created.ok, name)
+    if created.ok:  # either refused as invalid, or readable in every protocol
+        answer = world.wire.call("soap", "get_playlist", world.alice, playlist_id=created.playlist_id())
+        assert answer.ok and not answer.broken, (answer.status, answer.detail)
 
 
 def test_the_fuzzers_can_fail():
