@@ -38,8 +38,7 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 from requests.adapters import HTTPAdapter
 
-from tests.servers import ROOT, Server
-
+from serve.launch import ROOT, Server
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 TNS = "urn:playlists:v1"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

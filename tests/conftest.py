@@ -7,8 +7,7 @@ import pytest
 from clients.calls import Endpoints
 from core.config import load_settings
 from core.setup import setup
-
-from .servers import Server
+from serve.launch import Server
 
 # Tests make many calls quickly; the rate limit itself is tested with its own low setting.
 TEST_ENV = {"PLAYLISTS_RATE_LIMIT": "100000/minute"}

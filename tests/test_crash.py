@@ -27,9 +27,9 @@ from playlist.v1 import playlist_pb2 as pb
 
 from clients import calls
 from rpc.server import GRACE_SECONDS
+from serve.launch import Server
 
 from .conftest import TEST_ENV, endpoints
-from .servers import Server
 
 GUNICORN_GRACE_SECONDS = 10   # serve/wsgi.py: graceful_timeout
 TRACKS = ["bach-bwv1068-air", "bach-bwv1007-prelude", "josquin-ave-maria-virgo-serena", "bach-bwv1067-badinerie"]

@@ -29,9 +29,9 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 
 from clients import calls
+from serve.launch import ROOT, Server
 
 from .conftest import TEST_ENV, endpoints
-from .servers import ROOT, Server
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 TNS = "urn:playlists:v1"

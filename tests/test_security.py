@@ -52,9 +52,9 @@ from core import limits
 from core.config import load_settings
 from core.setup import setup
 from rpc.server import DEFAULT_WORKERS
+from serve.launch import ROOT, Server, free_port
 
 from .conftest import TEST_ENV, endpoints
-from .servers import ROOT, Server, free_port
 
 PROTOCOLS = calls.PROTOCOLS
 TRACK = "bach-bwv1007-prelude"

@@ -20,12 +20,12 @@ from playlist.v1 import playlist_pb2_grpc
 from core import events
 from core.config import load_settings
 from rest import pages
+from serve.launch import ROOT, Server
 from workshop import journal
 from workshop.exercises import EXERCISES
 from workshop.reset import reset
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 EXERCISE = {e.slug: e for e in EXERCISES}
 # The attack exercises, and the teaching switch each one turns off.
