@@ -119,7 +119,7 @@ class Spelled:
     """One operation's call in each protocol."""
     rest: Http
     soap: tuple      # (operation, fields)
-    grpc: tuple      # (method, request message)
+    grpc: tuple      # (method, request message type, its fields)
 
 
 def _set(**values) -> dict:
@@ -141,45 +141,45 @@ def _id(value: str) -> str:
 
 
 def who_am_i():
-    return Spelled(Http("GET", "/v1/me"), ("WhoAmI", {}), ("WhoAmI", pb.WhoAmIRequest()))
+    return Spelled(Http("GET", "/v1/me"), ("WhoAmI", {}), ("WhoAmI", pb.WhoAmIRequest, {}))
 
 
 def list_moods():
-    return Spelled(Http("GET", "/v1/moods"), ("ListMoods", {}), ("ListMoods", pb.ListMoodsRequest()))
+    return Spelled(Http("GET", "/v1/moods"), ("ListMoods", {}), ("ListMoods", pb.ListMoodsRequest, {}))
 
 
 def search_tracks(mood=None, composer=None, era=None, text=None, page_size=None, page_token=None):
     fields = _set(mood=mood, composer=composer, era=era, text=text, page_size=page_size, page_token=page_token)
     return Spelled(Http("GET", _query("/v1/tracks", **fields)), ("SearchTracks", fields),
-                   ("SearchTracks", pb.SearchTracksRequest(**fields)))
+                   ("SearchTracks", pb.SearchTracksRequest, fields))
 
 
 def get_track(track_id):
     return Spelled(Http("GET", f"/v1/tracks/{_id(track_id)}"), ("GetTrack", {"track_id": track_id}),
-                   ("GetTrack", pb.GetTrackRequest(id=track_id)))
+                   ("GetTrack", pb.GetTrackRequest, {"id": track_id}))
 
 
 def create_playlist(name, mood=None, track_ids=None):
     fields = _set(name=name, mood=mood, track_ids=track_ids)
     return Spelled(Http("POST", "/v1/playlists", fields), ("CreatePlaylist", fields),
-                   ("CreatePlaylist", pb.CreatePlaylistRequest(**fields)))
+                   ("CreatePlaylist", pb.CreatePlaylistRequest, fields))
 
 
 def generate_playlist(mood, duration_minutes, name=None):
     fields = _set(mood=mood, duration_minutes=duration_minutes, name=name)
     return Spelled(Http("POST", "/v1/playlists:generate", fields), ("GeneratePlaylist", fields),
-                   ("GeneratePlaylist", pb.GeneratePlaylistRequest(**fields)))
+                   ("GeneratePlaylist", pb.GeneratePlaylistRequest, fields))
 
 
 def get_playlist(playlist_id):
     return Spelled(Http("GET", f"/v1/playlists/{_id(playlist_id)}"), ("GetPlaylist", {"playlist_id": playlist_id}),
-                   ("GetPlaylist", pb.GetPlaylistRequest(id=playlist_id)))
+                   ("GetPlaylist", pb.GetPlaylistRequest, {"id": playlist_id}))
 
 
 def list_playlists(page_size=None, page_token=None):
     fields = _set(page_size=page_size, page_token=page_token)
     return Spelled(Http("GET", _query("/v1/playlists", **fields)), ("ListPlaylists", fields),
-                   ("ListPlaylists", pb.ListPlaylistsRequest(**fields)))
+                   ("ListPlaylists", pb.ListPlaylistsRequest, fields))
 
 
 def update_playlist(playlist_id, version, name=None, mood=None, track_ids=None):
@@ -188,33 +188,33 @@ def update_playlist(playlist_id, version, name=None, mood=None, track_ids=None):
     mask = field_mask_pb2.FieldMask(paths=list(changes))
     return Spelled(Http("PATCH", f"/v1/playlists/{_id(playlist_id)}", changes, _if_match(version)),
                    ("UpdatePlaylist", {"playlist_id": playlist_id, "version": version, **changes}),
-                   ("UpdatePlaylist", pb.UpdatePlaylistRequest(id=playlist_id, version=version, update_mask=mask,
-                                                               **changes)))
+                   ("UpdatePlaylist", pb.UpdatePlaylistRequest,
+                    {"id": playlist_id, "version": version, "update_mask": mask, **changes}))
 
 
 def add_track(playlist_id, track_id, position=None, version=None):
     return Spelled(Http("POST", f"/v1/playlists/{_id(playlist_id)}/tracks", _set(track_id=track_id, position=position),
                         _if_match(version)),
                    ("AddTrack", _set(playlist_id=playlist_id, track_id=track_id, position=position, version=version)),
-                   ("AddTrack", pb.AddTrackRequest(**_set(playlist_id=playlist_id, track_id=track_id,
-                                                          position=position, version=version))))
+                   ("AddTrack", pb.AddTrackRequest,
+                    _set(playlist_id=playlist_id, track_id=track_id, position=position, version=version)))
 
 
 def remove_track(playlist_id, position, version=None):
     return Spelled(Http("DELETE", f"/v1/playlists/{_id(playlist_id)}/tracks/{position}", None, _if_match(version)),
                    ("RemoveTrack", _set(playlist_id=playlist_id, position=position, version=version)),
-                   ("RemoveTrack", pb.RemoveTrackRequest(**_set(playlist_id=playlist_id, position=position,
-                                                                version=version))))
+                   ("RemoveTrack", pb.RemoveTrackRequest, _set(playlist_id=playlist_id, position=position,
+                                                               version=version)))
 
 
 def delete_playlist(playlist_id):
     return Spelled(Http("DELETE", f"/v1/playlists/{_id(playlist_id)}"), ("DeletePlaylist", {"playlist_id": playlist_id}),
-                   ("DeletePlaylist", pb.DeletePlaylistRequest(id=playlist_id)))
+                   ("DeletePlaylist", pb.DeletePlaylistRequest, {"id": playlist_id}))
 
 
 def echo(message="hello, endpoint"):
     return Spelled(Http("POST", "/v1/echo", {"message": message}), ("Echo", {"message": message}),
-                   ("Echo", pb.EchoRequest(message=message)))
+                   ("Echo", pb.EchoRequest, {"message": message}))
 
 
 OPERATIONS = {f.__name__: f for f in (who_am_i, list_moods, search_tracks, get_track, create_playlist,
@@ -388,7 +388,8 @@ class Endpoints:
             return self.rest(http.method, http.path, credential, http.body, http.headers)
         if protocol == "soap":
             return self.soap(*spelled.soap, credential)
-        return self.grpc(*spelled.grpc, credential)
+        method, message, fields = spelled.grpc
+        return self.grpc(method, message(**fields), credential)
 
     def rest(self, method: str, path: str, credential=None, body=None, headers=None) -> Answer:
         """A JSON body (dict), or bytes as they are; the credential in the headers or the handshake."""
