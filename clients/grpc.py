@@ -4,7 +4,6 @@ Each function is one RPC, named as in the proto (and, in snake_case, as in the c
 REST); copy any of them into your own program. Credentials travel as call metadata.
 `--show-wire` relays the call through a loopback recorder and decodes the HTTP/2 frames.
 """
-import base64
 import sys
 
 import grpc
@@ -15,7 +14,7 @@ from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from . import cli
+from . import calls, cli
 from . import credentials as creds
 from .grpc_wire import Relay, describe
 
@@ -31,14 +30,8 @@ class GrpcClient:
                  token_url: str = "http://127.0.0.1:8080/oauth/token", relay: bool = False,
                  tls_address: str | None = None):
         secrets = creds.load(user)
-        self.metadata = []
-        if auth == "key":
-            self.metadata = [("x-api-key", secrets["api_key"])]   # metadata keys must be lower case
-        elif auth == "basic":
-            pair = base64.b64encode(f"{user}:{secrets['password']}".encode()).decode()
-            self.metadata = [("authorization", f"Basic {pair}")]
-        elif auth == "token":
-            self.metadata = [("authorization", "Bearer " + get_token(token_url, secrets))]
+        credential = creds.credential(auth, user, secrets, lambda: get_token(token_url, secrets))
+        self.metadata = calls.grpc_metadata(credential)   # x-api-key or authorization (see clients/calls.py)
         if auth == "mtls":
             host, port = address.rsplit(":", 1)
             address = tls_address or f"{host}:{int(port) + 1}"
