@@ -111,9 +111,9 @@ def read_back(wire, key, playlist_id, home) -> dict:
     return playlist
 
 
-def run_clients(servers, work) -> list[Outcome]:
+def run_clients(servers, label: str, work) -> list[Outcome]:
     """16 threads per protocol, each with its own connection; all start at the same moment.
-    `work(client, protocol, index)` returns that client's outcomes."""
+    `work(client, protocol, index)` returns that client's outcomes; a summary is printed."""
     threads, results, errors = [], [], []
     start = threading.Barrier(len(PROTOCOLS) * CLIENTS_PER_PROTOCOL)
     lock = threading.Lock()
@@ -134,12 +134,14 @@ def run_clients(servers, work) -> list[Outcome]:
     for protocol in PROTOCOLS:
         for index in range(CLIENTS_PER_PROTOCOL):
             threads.append(threading.Thread(target=client_thread, args=(protocol, index), daemon=True))
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=180)
     assert not any(t.is_alive() for t in threads), "a client hung"
     assert errors == []
+    print("\n" + summary(label, results, time.perf_counter() - started))
     return results
 
 
@@ -181,10 +183,7 @@ def test_three_times_sixteen_clients_append_to_one_playlist(servers, wire, alice
             outcomes.append(outcome)
         return outcomes
 
-    started = time.perf_counter()
-    outcomes = run_clients(servers, work)
-    elapsed = time.perf_counter() - started
-    print("\n" + summary("append", outcomes, elapsed))
+    outcomes = run_clients(servers, "append", work)
     assert [o for o in outcomes if o.server_fault] == []
     assert [o for o in outcomes if not o.ok] == []   # every request was valid: all must succeed
     assert len(outcomes) == TOTAL_ADDS
@@ -209,10 +208,7 @@ def test_optimistic_concurrency_refuses_stale_versions_and_loses_nothing(servers
                 break
         return outcomes
 
-    started = time.perf_counter()
-    outcomes = run_clients(servers, work)
-    elapsed = time.perf_counter() - started
-    print("\n" + summary("compare-and-set", outcomes, elapsed))
+    outcomes = run_clients(servers, "compare-and-set", work)
     assert [o for o in outcomes if o.server_fault] == []
     assert {o.status for o in outcomes if not o.ok} <= {"412", "Client.Conflict", "ABORTED"}
     assert Counter(o.protocol for o in outcomes if o.ok) == {p: CLIENTS_PER_PROTOCOL for p in PROTOCOLS}
