@@ -20,7 +20,7 @@ def own_cpu_seconds() -> float:
 
 
 # How each server is started. The real ones exactly as users run them (their defaults:
-# gunicorn with 2 workers x 4 threads, gRPC with its thread pool); the bare baselines
+# gunicorn with 2 gevent workers, gRPC with its thread pool); the bare baselines
 # with the same settings. No TLS port (tls=False): only the plain port is measured.
 REAL = {"rest": "rest", "soap": "soap", "grpc": "rpc"}
 BARE = {"rest": "bench.bare_rest", "soap": "bench.bare_soap", "grpc": "bench.bare_grpc"}

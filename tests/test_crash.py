@@ -111,10 +111,11 @@ class Writers:
                 else:
                     answer = wire.call(protocol, "add_track", self.key, playlist_id=playlist_id,
                                        track_id=TRACKS[n % len(TRACKS)])
-            except (requests.ConnectionError, ConnectionError):
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError):
                 answer = None
             if answer is None or answer.status in ("UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"):
-                # A killed server: nothing was acknowledged; try again until it is back.
+                # A killed server (before or in the middle of its answer): nothing was acknowledged;
+                # try again until it is back.
                 self.stop.wait(0.02)
                 continue
             if not answer.ok:

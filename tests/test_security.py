@@ -669,7 +669,7 @@ def test_live_views_cannot_starve_the_rest_api(home, credentials):
     server = Server("rest", home, TEST_ENV, tls=False)
     base, streams = f"http://127.0.0.1:{server.port}", []
     try:
-        for _ in range(8):   # 2 workers x 4 threads: one live view for each thread
+        for _ in range(8):
             streams.append(requests.get(f"{base}/live/events", stream=True, timeout=10))
         # Each view either streams (its first event says how soon to reconnect) or is told to try later.
         opened = [s for s in streams if s.status_code == 200]
