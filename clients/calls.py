@@ -13,7 +13,6 @@ the proto, and the namespaces of the WSDL.
 import base64
 import json
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from urllib.parse import quote, urlencode
 
 import grpc
@@ -122,13 +121,13 @@ class Spelled:
     grpc: tuple      # (method, request message type, its fields)
 
 
-def _set(**values) -> dict:
+def _given(**values) -> dict:
     """The values that are not None: an argument left out is not sent."""
     return {k: v for k, v in values.items() if v is not None}
 
 
 def _query(path: str, **values) -> str:
-    return path + ("?" + urlencode(_set(**values)) if _set(**values) else "")
+    return path + ("?" + urlencode(_given(**values)) if _given(**values) else "")
 
 
 def _if_match(version) -> dict:
@@ -140,6 +139,12 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
+# Each function below is one operation of shared/DESIGN.md, under the core's name: read one
+# across to see the three protocols spell the same call. REST puts the playlist's id in the
+# path and the rest in a JSON body or the query; SOAP names the operation as the Body's
+# element, with the WSDL's field names; gRPC calls the method of the proto's service with its
+# request message, whose id field is plain `id`.
+
 def who_am_i():
     return Spelled(Http("GET", "/v1/me"), ("WhoAmI", {}), ("WhoAmI", pb.WhoAmIRequest, {}))
 
@@ -149,7 +154,7 @@ def list_moods():
 
 
 def search_tracks(mood=None, composer=None, era=None, text=None, page_size=None, page_token=None):
-    fields = _set(mood=mood, composer=composer, era=era, text=text, page_size=page_size, page_token=page_token)
+    fields = _given(mood=mood, composer=composer, era=era, text=text, page_size=page_size, page_token=page_token)
     return Spelled(Http("GET", _query("/v1/tracks", **fields)), ("SearchTracks", fields),
                    ("SearchTracks", pb.SearchTracksRequest, fields))
 
@@ -160,13 +165,13 @@ def get_track(track_id):
 
 
 def create_playlist(name, mood=None, track_ids=None):
-    fields = _set(name=name, mood=mood, track_ids=track_ids)
+    fields = _given(name=name, mood=mood, track_ids=track_ids)
     return Spelled(Http("POST", "/v1/playlists", fields), ("CreatePlaylist", fields),
                    ("CreatePlaylist", pb.CreatePlaylistRequest, fields))
 
 
 def generate_playlist(mood, duration_minutes, name=None):
-    fields = _set(mood=mood, duration_minutes=duration_minutes, name=name)
+    fields = _given(mood=mood, duration_minutes=duration_minutes, name=name)
     return Spelled(Http("POST", "/v1/playlists:generate", fields), ("GeneratePlaylist", fields),
                    ("GeneratePlaylist", pb.GeneratePlaylistRequest, fields))
 
@@ -177,13 +182,13 @@ def get_playlist(playlist_id):
 
 
 def list_playlists(page_size=None, page_token=None):
-    fields = _set(page_size=page_size, page_token=page_token)
+    fields = _given(page_size=page_size, page_token=page_token)
     return Spelled(Http("GET", _query("/v1/playlists", **fields)), ("ListPlaylists", fields),
                    ("ListPlaylists", pb.ListPlaylistsRequest, fields))
 
 
 def update_playlist(playlist_id, version, name=None, mood=None, track_ids=None):
-    changes = _set(name=name, mood=mood, track_ids=track_ids)
+    changes = _given(name=name, mood=mood, track_ids=track_ids)
     # gRPC's field mask names what changes, so that "set to empty" and "leave alone" differ.
     mask = field_mask_pb2.FieldMask(paths=list(changes))
     return Spelled(Http("PATCH", f"/v1/playlists/{_id(playlist_id)}", changes, _if_match(version)),
@@ -193,22 +198,23 @@ def update_playlist(playlist_id, version, name=None, mood=None, track_ids=None):
 
 
 def add_track(playlist_id, track_id, position=None, version=None):
-    return Spelled(Http("POST", f"/v1/playlists/{_id(playlist_id)}/tracks", _set(track_id=track_id, position=position),
+    return Spelled(Http("POST", f"/v1/playlists/{_id(playlist_id)}/tracks", _given(track_id=track_id, position=position),
                         _if_match(version)),
-                   ("AddTrack", _set(playlist_id=playlist_id, track_id=track_id, position=position, version=version)),
+                   ("AddTrack", _given(playlist_id=playlist_id, track_id=track_id, position=position, version=version)),
                    ("AddTrack", pb.AddTrackRequest,
-                    _set(playlist_id=playlist_id, track_id=track_id, position=position, version=version)))
+                    _given(playlist_id=playlist_id, track_id=track_id, position=position, version=version)))
 
 
 def remove_track(playlist_id, position, version=None):
     return Spelled(Http("DELETE", f"/v1/playlists/{_id(playlist_id)}/tracks/{position}", None, _if_match(version)),
-                   ("RemoveTrack", _set(playlist_id=playlist_id, position=position, version=version)),
-                   ("RemoveTrack", pb.RemoveTrackRequest, _set(playlist_id=playlist_id, position=position,
+                   ("RemoveTrack", _given(playlist_id=playlist_id, position=position, version=version)),
+                   ("RemoveTrack", pb.RemoveTrackRequest, _given(playlist_id=playlist_id, position=position,
                                                                version=version)))
 
 
 def delete_playlist(playlist_id):
-    return Spelled(Http("DELETE", f"/v1/playlists/{_id(playlist_id)}"), ("DeletePlaylist", {"playlist_id": playlist_id}),
+    return Spelled(Http("DELETE", f"/v1/playlists/{_id(playlist_id)}"),
+                   ("DeletePlaylist", {"playlist_id": playlist_id}),
                    ("DeletePlaylist", pb.DeletePlaylistRequest, {"id": playlist_id}))
 
 
@@ -271,8 +277,9 @@ class Answer:
                     "track_ids": [t["id"] for t in self.data["tracks"]]}
         if isinstance(self.data, etree._Element):
             found = self.data.find(f".//{{{TNS}}}playlist")
+            tracks = found.iterfind(f"{{{TNS}}}tracks/{{{TNS}}}Track")
             return {"id": found.findtext(f"{{{TNS}}}id"), "version": int(found.findtext(f"{{{TNS}}}version")),
-                    "track_ids": [t.findtext(f"{{{TNS}}}id") for t in found.iterfind(f"{{{TNS}}}tracks/{{{TNS}}}Track")]}
+                    "track_ids": [t.findtext(f"{{{TNS}}}id") for t in tracks]}
         return {"id": self.data.id, "version": self.data.version, "track_ids": [t.id for t in self.data.tracks]}
 
     def playlist_id(self) -> str:
@@ -423,7 +430,7 @@ class Endpoints:
         """An OAuth 2.0 access token from the REST server (client-credentials grant, RFC 6749 §4.4);
         it works on all three protocols."""
         return from_rest(self.session.post(self.rest_url + "/oauth/token", auth=(client_id, client_secret),
-                                           data=_set(grant_type="client_credentials", scope=scope), timeout=TIMEOUT))
+                                           data=_given(grant_type="client_credentials", scope=scope), timeout=TIMEOUT))
 
     def stub(self, credential=None) -> playlist_pb2_grpc.PlaylistsStub:
         """The generated stub, for what only gRPC has: its streams."""

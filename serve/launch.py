@@ -27,7 +27,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT, log: Path | None = None) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT,
+                  log: Path | None = None) -> None:
     """Poll until the port accepts a connection; fail at once if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

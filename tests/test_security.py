@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import grpc
 import jwt
@@ -303,7 +303,8 @@ def bad_credentials(home, expired_token):
         "forged token": calls.bearer(jwt.encode(claims, secrets.token_bytes(32), algorithm="HS256")),
         "expired token": calls.bearer(expired_token),
         "alg none token": calls.bearer(unsigned(claims)),
-        "wrong audience": calls.bearer(jwt.encode({**claims, "aud": "another-service"}, signing_key, algorithm="HS256")),
+        "wrong audience": calls.bearer(jwt.encode({**claims, "aud": "another-service"}, signing_key,
+                                                  algorithm="HS256")),
     }
 
 
