@@ -60,7 +60,7 @@ def memory(servers: dict) -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m soak", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m soak", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=60, help="how long the traffic runs (default 60)")
     p.add_argument("--concurrency", type=int, default=32, help="clients at once (default 32)")
     p.add_argument("--hostile", type=int, help="of which hostile (default: one in five)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from .. import calls
+from .. import addresses, calls
 from .. import credentials as creds
 from ..calls import PROTOCOLS, Answer
 
@@ -61,9 +61,9 @@ class Targets(calls.Endpoints):
         """Wait until the three servers accept connections (after `make serve` starts them)."""
         rest, soap = urlsplit(self.rest_url), urlsplit(self.soap_url)
         grpc_host, _, grpc_port = self.grpc_address.rpartition(":")
-        addresses = [(rest.hostname, rest.port or 80), (soap.hostname, soap.port or 80), (grpc_host, int(grpc_port))]
+        listeners = [(rest.hostname, rest.port or 80), (soap.hostname, soap.port or 80), (grpc_host, int(grpc_port))]
         deadline = time.monotonic() + seconds
-        for address in addresses:
+        for address in listeners:
             while True:
                 try:
                     socket.create_connection(address, timeout=1).close()
@@ -94,10 +94,10 @@ def load(user: str) -> dict:
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("--rest", default="http://127.0.0.1:8080", help="REST base URL (default http://127.0.0.1:8080)")
-    p.add_argument("--soap", default="http://127.0.0.1:8081/soap",
-                   help="SOAP endpoint (default http://127.0.0.1:8081/soap)")
-    p.add_argument("--grpc", default="127.0.0.1:50051", help="gRPC address (default 127.0.0.1:50051)")
+    p.add_argument("--rest", default=addresses.rest_url(), help=f"REST base URL (default {addresses.rest_url()})")
+    p.add_argument("--soap", default=addresses.soap_url(), help=f"SOAP endpoint (default {addresses.soap_url()})")
+    p.add_argument("--grpc", default=addresses.grpc_address(),
+                   help=f"gRPC address (default {addresses.grpc_address()})")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                    help="wait up to SECONDS for the servers to accept connections (default 0)")
     p.add_argument("--max-calls", type=int, default=2000,
@@ -109,7 +109,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def run_one(module, argv=None) -> int:
     """`python -m clients.attacks.NAME`: one attack, exit code 0 if it was stopped."""
-    args = parser(f"python -m clients.attacks.{module.__name__.rpartition('.')[2]}",
+    args = parser(f".venv/bin/python -m clients.attacks.{module.__name__.rpartition('.')[2]}",
                   module.__doc__.splitlines()[0]).parse_args(argv)
     targets = Targets(args.rest, args.soap, args.grpc)
     targets.wait_until_listening(args.wait)
