@@ -19,7 +19,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.attacks.common import envelope, http_headers
+from clients.calls import envelope, http_headers
 from core import limits
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS

@@ -21,12 +21,12 @@ from core import events
 from core.config import load_settings
 from core.limits import SharedCounter
 from screen import pages
+from serve.launch import ROOT, Server
 from workshop import journal
 from workshop.exercises import EXERCISES
 from workshop.reset import reset
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 EXERCISE = {e.slug: e for e in EXERCISES}
 # The attack exercises, and the teaching switch each one turns off.
