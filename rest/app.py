@@ -3,6 +3,7 @@
 Four parts, in the same order as in soap/ and rpc/: the app factory, authentication
 glue, one handler per operation, and the error mapping.
 """
+import functools
 import logging
 import re
 import time
@@ -10,7 +11,9 @@ from dataclasses import asdict
 from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException, NotAcceptable
+from werkzeug.http import parse_accept_header
 
 from core import PlaylistService, events, limits
 from core.auth import ApiKey, ClientCertificate, UsernamePassword, credential_from_authorization
@@ -20,7 +23,7 @@ from core.model import Playlist
 
 from serve.wsgi import client_certificate_name
 
-from .representations import JSON, OFFERED, plain, render
+from .representations import JSON, OFFERED, render
 from .validation import RequestValidator, load_openapi
 
 log = logging.getLogger("rest")
@@ -79,13 +82,20 @@ def negotiate_authenticate_validate():
 
 
 def negotiate() -> str:
-    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
-    if not request.accept_mimetypes:
-        return JSON
-    chosen = request.accept_mimetypes.best_match(OFFERED)
+    chosen = media_type_for(request.headers.get("Accept", ""))
     if chosen is None:
         raise NotAcceptable(f"this API speaks {', '.join(OFFERED)}")
     return chosen
+
+
+@functools.lru_cache(maxsize=256)
+def media_type_for(accept: str) -> str | None:
+    """What an Accept header chooses: a client sends the same one on every call, so each is parsed once."""
+    accepted = parse_accept_header(accept, MIMEAccept)
+    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
+    if not accepted:
+        return JSON
+    return accepted.best_match(OFFERED)
 
 
 def if_match() -> int | None:
@@ -102,8 +112,7 @@ def answer(result, status: int = 200, headers: dict | None = None):
     if isinstance(result, Playlist):
         # The ETag is the version: the client sends it back in If-Match to update safely.
         headers = {"ETag": f'"{result.version}"', **(headers or {})}
-    data = plain(result)
-    body = render(data, g.media_type, request.endpoint.removeprefix("api."))
+    body = render(result, g.media_type, request.endpoint.removeprefix("api."))
     return body, status, {"Content-Type": f"{g.media_type}; charset=utf-8", **(headers or {})}
 
 
