@@ -152,7 +152,7 @@ def codec_table(results) -> str:
     return table(["format", "bytes", "÷protobuf", "encode µs", "decode µs"], rows)
 
 
-# --- the speed targets -----------------------------------------------------------------------------
+# --- the targets of issue #7 ---------------------------------------------------------------------
 
 def targets(results) -> list:
     """[target, {protocol: (measured text, held?)}] for the four targets, where measured."""
@@ -238,7 +238,7 @@ def markdown(results, command: str, wall_seconds: float, others_cores: float) ->
                   basic_table(results)]
     parts += ["## Serialization of the 10-track playlist (in process, best of several rounds)",
               codec_table(results),
-              "## Targets",
+              "## Targets (issue #7)",
               targets_table(results),
               "## How it was measured",
               NOTES]
