@@ -1,5 +1,5 @@
 """The benchmark's smoke test: the smallest run, end to end. It asserts the shape of the
-report and that nothing failed, never a speed: speed goals live in `make bench`, not in tests."""
+report and that nothing failed, never a speed: speed goals live in the report's targets, not in tests."""
 import os
 import subprocess
 import sys
