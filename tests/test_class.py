@@ -18,8 +18,8 @@ from cryptography import x509
 from playwright.sync_api import expect
 
 from core.limits import LOCKOUT_AFTER_FAILURES, SOURCE_LOCKOUT_AFTER_FAILURES
+from serve.launch import ROOT, Server
 
-from .servers import ROOT, Server
 from .test_browser import browser, visit  # noqa: F401  (the browser's fixtures, for the pages' test)
 
 SEATS = ("seat01", "seat02", "seat03")
