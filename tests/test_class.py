@@ -223,6 +223,14 @@ def test_a_seat_code_downloads_a_bundle_whose_credentials_work_with_the_repos_cl
                            "--key", tls / "seat02-alice.key", f"{servers['rest_tls']}/v1/me"],
                           capture_output=True, text=True, timeout=30)
     assert json.loads(curl.stdout)["name"] == "seat02-alice", curl.stdout + curl.stderr
+    # Exercise 9 as a seat: bob is the seat's bob.
+    workshop_cli("show", "9")
+    subprocess.run(["curl", "-s", "--cacert", tls / "ca.pem", "--cert", tls / "seat02-bob.pem",
+                    "--key", tls / "seat02-bob.key", f"{servers['rest_tls']}/v1/me"], capture_output=True, timeout=30)
+    deadline = time.monotonic() + 10
+    while (solved := workshop_cli("check", "9")).returncode and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "✓ Exercise 9 solved" in solved.stdout, solved.stdout + solved.stderr
 
 
 def test_the_global_unsafe_switch_is_refused_in_class_mode(room):
