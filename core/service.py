@@ -20,12 +20,12 @@ from .storage import Database
 
 REDACTED = "[redacted]"
 WITHHELD = "[withheld: sensitive data]"
-CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-access-token", "proxy-authorization", "cookie"}
+CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"}
 # Characters no text field may hold: control characters, lone surrogates (no encoding can
 # store them) and the noncharacters U+FFFE and U+FFFF (XML 1.0 cannot carry them, so SOAP
 # could not answer with a playlist so named).
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-log = logging.getLogger("shield")
+log = logging.getLogger("core")
 
 
 def _now() -> str:
@@ -279,7 +279,7 @@ class PlaylistService:
         return value
 
     def _outgoing(self, field: str, value: str) -> str:
-        """The shield's second half: text leaving the service is scanned too. A leak (data
+        """The scan's second half: text leaving the service is scanned too. A leak (data
         stored while the scan was switched off, say) is withheld and logged, not sent."""
         kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
         if kind:

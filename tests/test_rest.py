@@ -205,7 +205,7 @@ def test_echo_shows_the_request_with_credentials_redacted(api, credentials):
 
 
 def test_a_flood_gets_429_with_retry_after(home, credentials):
-    from .servers import Server
+    from serve.launch import Server
     server = Server("rest", home, {"PLAYLISTS_RATE_LIMIT": "5/minute"}, tls=False)
     try:
         headers = {"X-API-Key": credentials["users"]["bob"]["api_key"]}
