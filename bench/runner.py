@@ -107,6 +107,14 @@ def warm_up(pool: LoadPool, server: servers.Server, protocol: str, op: str, conc
     pool.collect(pool.run(protocol, op, server.address, fixture, concurrency, end, end), timeout=COLLECT_GRACE)
 
 
+def estimate_seconds(settings: Settings) -> float:
+    """About how long the run takes on an idle machine: the measurements, the warm-ups, and the
+    start-up, wire counts and stops of each protocol's two servers (measured: about 12 s)."""
+    measurement = SETTLE + settings.warmup + settings.duration + 0.3
+    warm_ups = 2 * len(settings.ops) * (SETTLE + settings.warmup + 0.3)
+    return len(settings.protocols) * (12 + warm_ups) + count(settings) * measurement
+
+
 def count(settings: Settings) -> int:
     """How many measurements the run makes (for the progress lines)."""
     per_protocol = 2 * len(settings.ops) * len(settings.concurrency) + (1 if settings.basic else 0)

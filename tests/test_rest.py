@@ -122,6 +122,13 @@ def test_one_resource_three_representations(api):
     assert_problem(api.get(url(api, "/v1/moods"), headers={"Accept": "image/png"}), 406)
 
 
+def test_json_is_indented_for_reading_exactly_as_the_standard_library_writes_it(api):
+    created = api.post(url(api, "/v1/playlists"), json={"name": "Für Elise — «encore» ☃", "mood": "calm",
+                                                          "track_ids": ["bach-bwv1068-air", "bach-bwv1007-prelude"]})
+    for response in (created, api.get(url(api, "/v1/tracks?page_size=3")), api.get(url(api, "/v1/moods"))):
+        assert response.content == (json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n").encode()
+
+
 @pytest.mark.parametrize("body,field", [
     ('{"name": ', "body"),
     ('{"name": 42}', "name"),

@@ -1,4 +1,4 @@
-"""Issue #5's defences, each one attacked over the wire, on every protocol it applies to.
+"""The service's defences, each one attacked over the wire, on every protocol it applies to.
 
 The REST, SOAP and gRPC servers run as separate processes on ONE $PLAYLISTS_HOME: one
 database, so one set of rate counters and lockouts, as in production. A test performs

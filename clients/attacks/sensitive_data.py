@@ -24,7 +24,7 @@ def run(targets, args):
     say(f"answers that repeat the value sent: {len(echoed)}")
     stopped = not echoed and all(answer.kind == "invalid" and kind in answer.detail for kind, _, answer in answers)
     return verdict(stopped, "the payload scan",
-                   "the shield scans text coming in for card numbers (Luhn), e-mail addresses and key- or "
+                   "the service scans text coming in for card numbers (Luhn), e-mail addresses and key- or "
                    "token-shaped strings; it names the kind and never echoes the value")
 
 
