@@ -252,6 +252,7 @@ class Answer:
     headers: dict = field(default_factory=dict)   # the HTTP headers, less Date
     data: object = None              # a success, parsed: dict (REST), the response Element (SOAP), message (gRPC)
     broken: str = ""                 # how the answer breaks its protocol's own rules, if it does
+    http: int | None = None          # the HTTP status (REST, SOAP); gRPC's travels in the trailers
 
     @property
     def ok(self) -> bool:
@@ -309,27 +310,26 @@ def from_rest(response: requests.Response) -> Answer:
         f"HTTP {response.status_code} as {content_type or 'no Content-Type'}"
     retry = response.headers.get("Retry-After")
     return Answer("rest", str(response.status_code), data.get("detail", "") if data and not response.ok else "",
-                  int(retry) if retry else None, response.content, _headers(response), data, broken)
+                  int(retry) if retry else None, response.content, _headers(response), data, broken,
+                  response.status_code)
 
 
 def from_soap(response: requests.Response) -> Answer:
     """SOAP 1.1 answers an envelope: the response element with HTTP 200, or a Fault with 500."""
-    http = str(response.status_code)
+    http, read = str(response.status_code), {"raw": response.content, "headers": _headers(response),
+                                             "http": response.status_code}
     if not response.headers.get("Content-Type", "").startswith("text/xml"):
-        return Answer("soap", http, raw=response.content, headers=_headers(response),
-                      broken=f"HTTP {http} as {response.headers.get('Content-Type')}")
+        return Answer("soap", http, broken=f"HTTP {http} as {response.headers.get('Content-Type')}", **read)
     body = etree.fromstring(response.content).find(f"{{{SOAP_ENV}}}Body")
     if body is None or len(body) == 0:
-        return Answer("soap", http, raw=response.content, headers=_headers(response),
-                      broken=f"HTTP {http}: an envelope with no Body content")
+        return Answer("soap", http, broken=f"HTTP {http}: an envelope with no Body content", **read)
     fault = body.find(f"{{{SOAP_ENV}}}Fault")
     if fault is None:
-        return Answer("soap", http, raw=response.content, headers=_headers(response), data=body[0],
-                      broken="" if http == "200" else f"HTTP {http} without a Fault")
+        return Answer("soap", http, data=body[0], broken="" if http == "200" else f"HTTP {http} without a Fault",
+                      **read)
     retry = fault.findtext("detail/retry_after")
     return Answer("soap", fault.findtext("faultcode").partition(":")[2], fault.findtext("faultstring"),
-                  int(retry) if retry else None, response.content, _headers(response),
-                  broken="" if http == "500" else f"a Fault with HTTP {http}")
+                  int(retry) if retry else None, broken="" if http == "500" else f"a Fault with HTTP {http}", **read)
 
 
 def retry_after(error: grpc.RpcError) -> int | None:
