@@ -139,11 +139,11 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
-# Each function below is one operation of shared/DESIGN.md, under the core's name: read one
-# across to see the three protocols spell the same call. REST puts the playlist's id in the
-# path and the rest in a JSON body or the query; SOAP names the operation as the Body's
-# element, with the WSDL's field names; gRPC calls the method of the proto's service with its
-# request message, whose id field is plain `id`.
+# Each function below is one operation of the contract (the README's "The operations, by the
+# same name everywhere"), under the core's name: read one across to see the three protocols
+# spell the same call. REST puts the playlist's id in the path and the rest in a JSON body or
+# the query; SOAP names the operation as the Body's element, with the WSDL's field names; gRPC
+# calls the method of the proto's service with its request message, whose id field is plain `id`.
 
 def who_am_i():
     return Spelled(Http("GET", "/v1/me"), ("WhoAmI", {}), ("WhoAmI", pb.WhoAmIRequest, {}))
@@ -229,13 +229,14 @@ OPERATIONS = {f.__name__: f for f in (who_am_i, list_moods, search_tracks, get_t
 
 # --- the answer, read the same way whatever the protocol ----------------------------------------------
 
-# One refusal of the core, as each protocol says it (shared/DESIGN.md, "Errors").
+# One refusal of the core, as each protocol says it (the README's "Errors: one core error, three encodings").
 KINDS = {
     "400": "invalid", "Client.InvalidArgument": "invalid", "INVALID_ARGUMENT": "invalid",
     "401": "unauthenticated", "Client.Unauthenticated": "unauthenticated", "UNAUTHENTICATED": "unauthenticated",
     "403": "forbidden", "Client.Forbidden": "forbidden", "PERMISSION_DENIED": "forbidden",
     "404": "not_found", "Client.NotFound": "not_found", "NOT_FOUND": "not_found",
     "409": "conflict", "412": "conflict", "Client.Conflict": "conflict", "ABORTED": "conflict",
+    "428": "version_required", "Client.VersionRequired": "version_required", "FAILED_PRECONDITION": "version_required",
     "413": "too_large", "Client.TooLarge": "too_large",
     "429": "rate_limited", "Client.RateLimited": "rate_limited",
 }
