@@ -190,17 +190,20 @@ def cards(everyone: dict, servers: dict) -> str:
 # --- the room at run time -----------------------------------------------------------------------
 
 def seat_of(db: Database, user: str) -> str | None:
-    row = db.connection().execute("SELECT seat FROM seat_users WHERE name = ?", (user,)).fetchone()
+    with db.connection() as conn:
+        row = conn.execute("SELECT seat FROM seat_users WHERE name = ?", (user,)).fetchone()
     return row["seat"] if row else None
 
 
 def seat_by_code(db: Database, code: str) -> str | None:
-    row = db.connection().execute("SELECT seat FROM seats WHERE code_hash = ?", (hash_code(code),)).fetchone()
+    with db.connection() as conn:
+        row = conn.execute("SELECT seat FROM seats WHERE code_hash = ?", (hash_code(code),)).fetchone()
     return row["seat"] if row else None
 
 
 def seats(db: Database) -> list[str]:
-    return [row["seat"] for row in db.connection().execute("SELECT seat FROM seats ORDER BY seat")]
+    with db.connection() as conn:
+        return [row["seat"] for row in conn.execute("SELECT seat FROM seats ORDER BY seat")]
 
 
 def seat_credentials(room: Path, seat: str) -> dict:
@@ -238,7 +241,8 @@ def switch(db: Database, seat: str, defence: str, enabled: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=".venv/bin/python -m core.classroom", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m core.classroom",
+                                     description=__doc__.splitlines()[0],
                                      epilog="The ports on the cards are PLAYLISTS_REST_PORT … PLAYLISTS_GRPC_TLS_PORT.")
     parser.add_argument("seats", type=int, help="how many seats (a larger number than before adds seats)")
     parser.add_argument("--host", default=host(), help=f"the address the servers bind (default $PLAYLISTS_HOST or "

@@ -21,22 +21,24 @@ class Defences:
             return True
         if not (self.classroom and user):
             return False
-        return self.db.connection().execute(
-            "SELECT 1 FROM seat_defences JOIN seat_users USING (seat) WHERE name = ? AND defence = ?",
-            (user, defence)).fetchone() is not None
+        with self.db.connection() as conn:
+            return conn.execute("SELECT 1 FROM seat_defences JOIN seat_users USING (seat) "
+                                "WHERE name = ? AND defence = ?", (user, defence)).fetchone() is not None
 
     def seated(self, user: str) -> bool:
         """Whether `user` is a seat's, in class mode."""
-        return self.classroom and self.db.connection().execute(
-            "SELECT 1 FROM seat_users WHERE name = ?", (user,)).fetchone() is not None
+        if not self.classroom:
+            return False
+        with self.db.connection() as conn:
+            return conn.execute("SELECT 1 FROM seat_users WHERE name = ?", (user,)).fetchone() is not None
 
     def switched_off(self, user: str = "") -> str:
         """The defences off for `user`, as the call journal marks them: 'bola,ratelimit'."""
         if not (self.classroom and user):
             return ",".join(sorted(self.unsafe))
-        rows = self.db.connection().execute(
-            "SELECT defence FROM seat_defences JOIN seat_users USING (seat) WHERE name = ? ORDER BY defence",
-            (user,)).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT defence FROM seat_defences JOIN seat_users USING (seat) WHERE name = ? "
+                                "ORDER BY defence", (user,)).fetchall()
         return ",".join(row["defence"] for row in rows)
 
     def readable_owners(self, user: str) -> tuple | None:
@@ -46,5 +48,6 @@ class Defences:
             return None
         if not self.off("bola", user):
             return (user,)
-        return tuple(row["name"] for row in self.db.connection().execute(
-            "SELECT name FROM seat_users WHERE seat = (SELECT seat FROM seat_users WHERE name = ?)", (user,)))
+        with self.db.connection() as conn:
+            return tuple(row["name"] for row in conn.execute(
+                "SELECT name FROM seat_users WHERE seat = (SELECT seat FROM seat_users WHERE name = ?)", (user,)))

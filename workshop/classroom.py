@@ -28,8 +28,9 @@ class SeatWorkshop:
         self.environ = classroom.environment(classroom.seat_credentials(settings.home, seat)["servers"])
 
     def _entry(self, number: int):
-        return self.db.connection().execute("SELECT * FROM seat_progress WHERE seat = ? AND exercise = ?",
-                                            (self.seat, number)).fetchone()
+        with self.db.connection() as conn:
+            return conn.execute("SELECT * FROM seat_progress WHERE seat = ? AND exercise = ?",
+                                (self.seat, number)).fetchone()
 
     def describe(self, exercise: Exercise) -> dict:
         entry = self._entry(exercise.number)
@@ -75,15 +76,17 @@ class SeatWorkshop:
 
     def defences(self) -> dict:
         """Each defence, and whether it is on for this seat."""
-        off = {row["defence"] for row in self.db.connection().execute(
-            "SELECT defence FROM seat_defences WHERE seat = ?", (self.seat,))}
+        with self.db.connection() as conn:
+            off = {row["defence"] for row in conn.execute("SELECT defence FROM seat_defences WHERE seat = ?",
+                                                          (self.seat,))}
         return {defence: defence not in off for defence in classroom.DEFENCES}
 
 
 def scoreboard(db: Database) -> dict:
     """Seats × exercises: when each was started and solved, how many hints it took."""
-    rows = db.connection().execute("SELECT * FROM seat_progress ORDER BY seat, exercise").fetchall()
-    off = db.connection().execute("SELECT seat, defence FROM seat_defences ORDER BY defence").fetchall()
+    with db.read() as conn:
+        rows = conn.execute("SELECT * FROM seat_progress ORDER BY seat, exercise").fetchall()
+        off = conn.execute("SELECT seat, defence FROM seat_defences ORDER BY defence").fetchall()
     seats = []
     for seat in classroom.seats(db):
         progress = {str(row["exercise"]): {"started_at": row["started_at"], "hints": row["hints"],
