@@ -1,4 +1,4 @@
-"""`python -m core.setup`: create $PLAYLISTS_HOME. Safe to run twice: what exists is kept.
+"""`.venv/bin/python -m core.setup`: create $PLAYLISTS_HOME. Safe to run twice: what exists is kept.
 
 It holds the SQLite database with the catalog, the demo users and their freshly generated
 secrets (credentials.json; the database keeps only hashes), the signing keys, and a demo

@@ -1,4 +1,4 @@
-"""`python -m soap`: the SOAP server under gunicorn, plain HTTP and mutual TLS."""
+"""`.venv/bin/python -m soap`: the SOAP server under gunicorn, plain HTTP and mutual TLS."""
 import os
 from pathlib import Path
 
