@@ -33,8 +33,9 @@ class SoapClient:
         self.session = tapped_session(tap) if tap else requests.Session()
         self.session.trust_env = False   # our CA, not REQUESTS_CA_BUNDLE's
         if auth == "token":
-            self.token = self.session.post(token_url or addresses.token_url(), data={"grant_type": "client_credentials"}, auth=(
-                self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"]
+            self.token = self.session.post(
+                token_url or addresses.token_url(), data={"grant_type": "client_credentials"},
+                auth=(self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"]
         if auth == "mtls":
             self.session.cert = (self.secrets["cert"], self.secrets["key"])
             self.session.verify = self.secrets["ca"]
