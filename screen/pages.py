@@ -20,7 +20,7 @@ from lxml import etree
 from markupsafe import Markup
 
 from core import config, events, limits
-from core.config import grpc_address, soap_url
+from core.config import DEFENCES, grpc_address, soap_url
 
 ROOT = Path(__file__).resolve().parent.parent
 WSDL = ROOT / "wsdl" / "playlists.wsdl"
@@ -33,9 +33,6 @@ SWAGGER_UI = Path(flask_swagger_ui.__file__).parent / "dist"
 CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 # The comparison page is written by `clients.compare`, self-contained: inline is fine, outside is not.
 COMPARE_CSP = "default-src 'self' 'unsafe-inline' data:; base-uri 'none'; frame-ancestors 'none'"
-
-DEFENCES = {"bola": "ownership checks (BOLA)", "ratelimit": "rate limit", "lockout": "lockout after failed logins",
-            "scan": "sensitive-data scanner"}
 
 pages = Blueprint("pages", __name__, static_folder="static", static_url_path="/assets",
                   template_folder="templates")
@@ -249,14 +246,14 @@ SOLVE_SHOWN = ("kind", "exercise", "title", "hints", "at")
 BACKLOG_EVENTS = 50          # what a new page starts with
 BACKLOG_BYTES = 256 * 1024   # how far back a reconnect looks for what it missed: ~1000 events
 POLL_SECONDS = 0.1           # a look at the file costs a read() that usually returns nothing
-# An open stream holds one of the REST server's request threads (`python -m rest` runs 2
-# gunicorn workers x 4 threads: 8 calls at once) for as long as it lasts. So a stream ends
+# An open stream holds a connection (a greenlet of a gevent worker: no request thread, see
+# serve/wsgi.py) for as long as it lasts. So a stream ends
 # after STREAM_SECONDS, and the browser, told so by `retry`, reconnects RETRY_MS later with
 # the Last-Event-ID it saw. A heartbeat every HEARTBEAT_SECONDS makes the stream of a closed
-# tab fail at its next writes, freeing the thread, rather than at the end.
+# tab fail at its next writes, freeing its slot, rather than at the end.
 STREAM_SECONDS = 120
-# So that no number of open pages can starve the API, each worker process gives the live view
-# at most two of its threads, and answers any further page 503 until one closes.
+# Each stream looks at the journal ten times a second: so that no number of open pages can
+# starve the API, each worker process serves at most two, and answers any further page 503.
 LIVE_STREAMS = threading.BoundedSemaphore(2)
 RETRY_MS = 1000
 HEARTBEAT_SECONDS = 2
@@ -280,7 +277,9 @@ def live_events():
                         mimetype="text/plain")
     tail = JournalTail(settings().home)
     since = last_event_id()
-    backlog = tail.backlog(since, None if since else BACKLOG_EVENTS)
+    # A reconnecting page asks again for the last moments too (a batch may have landed late);
+    # it skips what it has already shown.
+    backlog = tail.backlog(since - events.BATCH_SECONDS * 4, None) if since else tail.backlog(0, BACKLOG_EVENTS)
 
     def stream():
         try:

@@ -20,7 +20,7 @@ from core.config import DEFAULT_HOST, DEFAULT_PORTS
 from workshop.exercises import EXERCISES
 
 from .conftest import TEST_ENV
-from .servers import ROOT
+from serve.launch import ROOT
 
 HANDOUT = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BARE_PYTHON = re.compile(r"(?<![\w/.-])python3? -m ")
@@ -117,10 +117,15 @@ def test_no_text_prints_a_python_that_needs_an_activated_venv(where, text):
 
 
 def entry_points() -> list[str]:
-    programs = ["serve", "rest", "soap", "rpc", "clients.rest", "clients.soap", "clients.grpc", "clients.compare",
-                "clients.attacks", "workshop", "bench", "soak", "core.setup"]
-    return programs + [f"clients.attacks.{p.stem}" for p in sorted((ROOT / "clients" / "attacks").glob("*.py"))
-                       if p.stem not in ("__init__", "__main__", "common")]
+    """Every program: a package with a __main__.py, or a module that runs as one."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if {".venv", "gen", "node_modules", "tests"} & set(parts) or parts[0].startswith(".venv"):
+            continue
+        if path.name == "__main__.py" or 'if __name__ == "__main__":' in path.read_text():
+            found.append(".".join(parts[:-1] if path.name == "__main__.py" else parts))
+    return sorted(set(found))
 
 
 @pytest.mark.parametrize("module", entry_points())
