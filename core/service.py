@@ -132,7 +132,7 @@ class PlaylistService:
             raise invalid("mood", "is required")
         self._check_mood("mood", mood)
         if not 1 <= duration_minutes <= limits.MAX_GENERATE_MINUTES:
-            raise invalid("duration_minutes", f"must be between 1 and {limits.MAX_GENERATE_MINUTES}")
+            raise invalid("duration_minutes", f"must be an integer between 1 and {limits.MAX_GENERATE_MINUTES}")
         name = self._check_text("name", name or f"{mood.capitalize()}, {duration_minutes} minutes")
         rows = self.db.connection().execute(
             "SELECT id, duration_seconds FROM tracks WHERE EXISTS "

@@ -22,9 +22,18 @@ def operations(document: dict) -> dict:
     return {op["operationId"]: op for item in document["paths"].values() for op in item.values()}
 
 
+def integer_rule(schema: dict) -> str | None:
+    """A bounded integer's whole rule, in the words of the core and of SOAP."""
+    if schema.get("type") == "integer" and "minimum" in schema and "maximum" in schema:
+        return f"must be an integer between {schema['minimum']} and {schema['maximum']}"
+    return None
+
+
 def describe(error) -> str:
     """A schema error as a sentence that never echoes the (possibly huge or hostile) value."""
     v, value = error.validator, error.validator_value
+    if v in ("type", "minimum", "maximum") and integer_rule(error.schema):
+        return integer_rule(error.schema)
     return {
         "type": f"must be of type {value}",
         "required": "is required",
@@ -79,7 +88,7 @@ class RequestValidator:
                 try:
                     raw = int(raw)
                 except ValueError:
-                    violations.append(FieldViolation(name, "must be an integer"))
+                    violations.append(FieldViolation(name, integer_rule(schema) or "must be an integer"))
                     continue
             violations += _violations(self._validator(schema), raw, name)
             values[name] = raw

@@ -20,7 +20,7 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from clients.attacks.common import envelope, http_headers
-from core import limits
+from core import events, limits
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
 
@@ -397,3 +397,37 @@ def test_utf16_is_read_and_guarded_like_utf8(soap_server, alice):
 def test_charsets_beyond_utf8_and_utf16_are_refused(soap_server, alice, charset):
     data = envelope("WhoAmI", {}, ("key", alice["api_key"])).decode().encode(charset)
     assert soap_post(soap_server, data, f"text/xml; charset={charset}") == ("500", "Client.UnsupportedMediaType")
+
+
+# --- schema faults in words ---------------------------------------------------------------------
+
+CARD = "4111111111111111"
+PAGE_SIZE_RULE = f"page_size: must be an integer between 1 and {limits.MAX_PAGE_SIZE}"
+
+
+def test_the_same_mistake_gets_the_same_words_and_never_its_value(rest_server, soap_server, rpc_server, alice, home):
+    said = {}
+    for value in (CARD, str(limits.MAX_PAGE_SIZE + 1), "many"):
+        rest = requests.get(f"http://127.0.0.1:{rest_server.port}/v1/tracks", params={"page_size": value},
+                            headers={"X-API-Key": alice["api_key"]}, timeout=10)
+        said[f"rest {value}"] = (rest.status_code, rest.text)
+        soap = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", headers={"Content-Type": "text/xml"},
+                             data=envelope("SearchTracks", {"page_size": value}, ("key", alice["api_key"])), timeout=10)
+        said[f"soap {value}"] = (soap.status_code, etree.fromstring(soap.content).findtext(".//faultstring"))
+    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            playlist_pb2_grpc.PlaylistsStub(channel).SearchTracks(
+                pb.SearchTracksRequest(page_size=limits.MAX_PAGE_SIZE + 1), metadata=[("x-api-key", alice["api_key"])])
+    said["grpc"] = (refused.value.code().name, refused.value.details())
+    for where, (code, text) in said.items():
+        assert code in (400, 500, "INVALID_ARGUMENT") and PAGE_SIZE_RULE in text, (where, text)
+    for written in (home / "events.jsonl", soap_server.log_path, rest_server.log_path):
+        assert CARD not in written.read_text()
+
+
+def test_a_schema_fault_is_recorded_with_its_caller(soap_server, alice, home):
+    since = time.time()
+    requests.post(f"http://127.0.0.1:{soap_server.port}/soap", headers={"Content-Type": "text/xml"},
+                  data=envelope("SearchTracks", {"page_size": "many"}, ("key", alice["api_key"])), timeout=10)
+    assert eventually(lambda: [(e["user"], e["status"]) for e in events.read(home, since)
+                               if e["protocol"] == "soap"] == [("alice", "Client.SchemaValidationError")])

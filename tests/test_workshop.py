@@ -394,7 +394,7 @@ def test_reset_leaves_a_fresh_start_and_every_secret_as_it_was(env, credentials,
     for name in ("one", "two"):
         requests.post(f"{env['REST']}/v1/playlists", json={"name": name, "track_ids": ["bach-bwv1068-air"]},
                       headers=key)
-    requests.get(f"{env['REST']}/v1/me", headers={"X-API-Key": "pk_guessed"})        # a failed login
+    requests.get(f"{env['REST']}/v1/me", auth=("alice", "guessed"))                    # a failed login
     workshop(env, "hint", "3")
     assert count(home, "playlists") == 2 and count(home, "playlist_tracks") == 2
     assert count(home, "rate_counters") and count(home, "auth_failures") and events.read(home)
