@@ -1,4 +1,5 @@
 """Where the service keeps its state, and the settings all three servers share."""
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -8,7 +9,8 @@ DEFAULT_HOME = ".demo"
 DEFAULT_RATE_LIMIT = "600/minute"
 UNITS = {"second": 1, "minute": 60, "hour": 3600}
 # Defences a teacher may switch off (PLAYLISTS_UNSAFE=bola,ratelimit) to let a class
-# watch an attack succeed; only ever on loopback (see check_unsafe_allowed).
+# watch an attack succeed; only ever on loopback (see check_unsafe_allowed, and
+# Authenticator.authenticate, which refuses any other caller however the server was started).
 DEFENCES = ("bola", "ratelimit", "lockout", "scan")
 
 
@@ -62,6 +64,15 @@ def load_settings(environ=os.environ) -> Settings:
     )
     settings.rate()
     return settings
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8 or ::1 (also written as ::ffff:127.x.y.z): this machine talking to itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def check_unsafe_allowed(settings: Settings, hosts) -> None:

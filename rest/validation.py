@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
+from werkzeug.exceptions import UnsupportedMediaType
 
 from core.errors import FieldViolation, InvalidArgument
 
@@ -103,11 +104,15 @@ class RequestValidator:
         if violations:
             raise InvalidArgument(*violations)
 
-    def body(self, operation_id: str, raw: bytes):
+    def body(self, operation_id: str, media_type: str, raw: bytes):
         """The JSON body, parsed and checked against the operation's request schema."""
         content = self.operations[operation_id].get("requestBody", {}).get("content", {})
         if "application/json" not in content:
             return None
+        if media_type != "application/json":
+            # A page elsewhere may make a browser POST text/plain or a form, with the user's
+            # credentials (Basic, a client certificate), and no preflight: JSON must say it is.
+            raise UnsupportedMediaType("send the body as Content-Type: application/json")
         try:
             data = json.loads(raw)
             # JSON's \ud800 escapes can spell a lone surrogate, which is no text at all.

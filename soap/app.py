@@ -54,9 +54,9 @@ spyne.const.MIN_GC_INTERVAL = math.inf
 
 def create_app(service: PlaylistService | None = None, public_url: str | None = None) -> Guard:
     """The WSGI app: the guard, then Spyne. The WSDL names `public_url` as the address."""
-    soap = soap_application(service or PlaylistService(),
-                            public_url or os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL))
-    return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS)
+    service = service or PlaylistService()
+    soap = soap_application(service, public_url or os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL))
+    return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS, service.refused_unread)
 
 
 def soap_application(service: PlaylistService | None, public_url: str) -> WsgiApplication:

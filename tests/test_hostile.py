@@ -20,10 +20,16 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from clients.attacks.common import envelope, http_headers
-from core import events, limits
+from clients.attacks.lockout_abuse import FromAddress
+from core import PlaylistService, events, limits
+from core.auth import ApiKey
+from core.config import load_settings
+from core.errors import Forbidden
+from core.setup import setup
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
 
+from .servers import Server
 from .test_security import eventually
 
 ANSWER_SECONDS = 2      # issue #16: every valid call is answered within this, under attack
@@ -268,17 +274,6 @@ def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
 # address" to the servers. gRPC's Python client cannot choose its address: the victim's
 # calls use it, from 127.0.0.1.
 
-class FromAddress(requests.adapters.HTTPAdapter):
-    """Connections made from one local address."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
-
-
 def session_from(address: str) -> requests.Session:
     session = requests.Session()
     for scheme in ("http://", "https://"):
@@ -431,3 +426,73 @@ def test_a_schema_fault_is_recorded_with_its_caller(soap_server, alice, home):
                   data=envelope("SearchTracks", {"page_size": "many"}, ("key", alice["api_key"])), timeout=10)
     assert eventually(lambda: [(e["user"], e["status"]) for e in events.read(home, since)
                                if e["protocol"] == "soap"] == [("alice", "Client.SchemaValidationError")])
+
+
+# --- smaller gaps ---------------------------------------------------------------------------------
+
+def test_json_bodies_must_say_so_and_no_answer_may_be_sniffed(rest_server, soap_server, alice):
+    rest = f"http://127.0.0.1:{rest_server.port}"
+    key = {"X-API-Key": alice["api_key"]}
+    body = '{"name": "Sent from a page elsewhere"}'
+    # What a form or fetch() on another site may send without a preflight: refused.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        refused = requests.post(f"{rest}/v1/playlists", data=body, headers={**key, "Content-Type": content_type},
+                                timeout=10)
+        assert refused.status_code == 415, content_type
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+    created = requests.post(f"{rest}/v1/playlists", data=body, headers={**key, "Content-Type": "application/json"},
+                            timeout=10)
+    assert created.status_code == 201
+    answers = [created, requests.get(f"{rest}/v1/me", timeout=10), requests.get(f"{rest}/live", timeout=10),
+               requests.get(f"{rest}/nowhere", timeout=10),
+               requests.get(f"http://127.0.0.1:{soap_server.port}/soap?wsdl", timeout=10),
+               requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=b"<not-xml", timeout=10,
+                             headers={"Content-Type": "text/xml"})]
+    assert [a.headers.get("X-Content-Type-Options") for a in answers] == ["nosniff"] * len(answers)
+
+
+def test_search_wildcards_are_plain_characters(rest_server, alice):
+    def found(text):
+        answer = requests.get(f"http://127.0.0.1:{rest_server.port}/v1/tracks", params={"text": text},
+                              headers={"X-API-Key": alice["api_key"]}, timeout=10)
+        return answer.json()["items"]
+    assert found("%") == [] and found("_") == [] and found("B_ch") == []
+    assert found("Bach")
+
+
+def test_a_newline_sent_to_the_soap_server_never_forges_a_log_line(soap_server, alice):
+    forged = "FORGED 00:00:00 soap who_am_i alice/api_key 200"
+    call = envelope("WhoAmI", {}, ("key", alice["api_key"])).replace(
+        b'xmlns:p="urn:playlists:v1"', f'xmlns:p="urn:playlists:v1&#10;{forged}"'.encode())
+    answer = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=call,
+                           headers={"Content-Type": "text/xml"}, timeout=10)
+    assert answer.status_code == 500
+    assert eventually(lambda: "FORGED" in soap_server.output())
+    assert not any(line.startswith("FORGED") for line in soap_server.output().splitlines())
+
+
+def test_refusals_before_authentication_meet_the_rate_limit(tmp_path):
+    env = {"PLAYLISTS_HOME": str(tmp_path), "PLAYLISTS_RATE_LIMIT": "10/minute"}
+    setup(load_settings(env))
+    server = Server("soap", tmp_path, env, tls=False)
+    try:
+        codes = [soap_post(server, b"<not-a-soap-message/>", "text/xml")[1] for _ in range(25)]
+        assert "Client.RateLimited" in codes, codes
+    finally:
+        server.stop()
+
+
+def test_teaching_switches_serve_loopback_callers_only(home, credentials):
+    service = PlaylistService(load_settings({"PLAYLISTS_HOME": str(home), "PLAYLISTS_UNSAFE": "bola"}))
+    key = ApiKey(credentials["users"]["alice"]["api_key"])
+    assert service.authenticate(key, "127.0.0.1").user == "alice"
+    for elsewhere in ("192.0.2.7", "::ffff:192.0.2.7", "2001:db8::7", ""):
+        with pytest.raises(Forbidden):
+            service.authenticate(key, elsewhere)
+
+
+def test_one_request_per_envelope(soap_server, alice):
+    two = envelope("WhoAmI", {}, ("key", alice["api_key"])).replace(
+        b"</soap:Body>", f'<p:DeletePlaylist xmlns:p="{TNS}"><p:playlist_id>x</p:playlist_id></p:DeletePlaylist>'
+                         "</soap:Body>".encode())
+    assert soap_post(soap_server, two, "text/xml") == ("500", "Client.SoapError")
