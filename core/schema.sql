@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS tracks (
     moods            TEXT NOT NULL,          -- a JSON list of mood names
     position         INTEGER NOT NULL        -- catalog order, for stable pages
 );
+CREATE INDEX IF NOT EXISTS tracks_by_position ON tracks (position);
 
 CREATE TABLE IF NOT EXISTS users (
     name               TEXT PRIMARY KEY,
@@ -43,13 +44,6 @@ CREATE TABLE IF NOT EXISTS playlist_tracks (
     position    INTEGER NOT NULL,
     track_id    TEXT NOT NULL REFERENCES tracks (id),
     PRIMARY KEY (playlist_id, position)
-);
-
-CREATE TABLE IF NOT EXISTS rate_counters (
-    key          TEXT NOT NULL,
-    window_start INTEGER NOT NULL,
-    count        INTEGER NOT NULL,
-    PRIMARY KEY (key, window_start)
 );
 
 CREATE TABLE IF NOT EXISTS auth_failures (

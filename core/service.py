@@ -13,19 +13,19 @@ from datetime import datetime, timezone
 from . import limits, pagination
 from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
-from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, invalid
+from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, VersionRequired, invalid
 from .model import Echo, Header, Mood, Page, Playlist, Track, User
 from .scan import sensitive_kind
 from .storage import Database
 
 REDACTED = "[redacted]"
 WITHHELD = "[withheld: sensitive data]"
-CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-access-token", "proxy-authorization", "cookie"}
+CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"}
 # Characters no text field may hold: control characters, lone surrogates (no encoding can
 # store them) and the noncharacters U+FFFE and U+FFFF (XML 1.0 cannot carry them, so SOAP
 # could not answer with a playlist so named).
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-log = logging.getLogger("shield")
+log = logging.getLogger("core")
 
 
 def _now() -> str:
@@ -41,6 +41,12 @@ def _quoted(value: str) -> str:
     """A value for an error message: quoted, unless it looks like sensitive data, which is never repeated."""
     kind = sensitive_kind(value)
     return f"(a value that looks like a {kind}: not repeated)" if kind else repr(value)
+
+
+def _check_id(field: str, value: str) -> None:
+    """An id longer than any id can be is a malformed request, not a question whether it exists."""
+    if len(value) > limits.MAX_ID_LENGTH:
+        raise invalid(field, f"must be at most {limits.MAX_ID_LENGTH} characters")
 
 
 def _track(row) -> Track:
@@ -124,6 +130,7 @@ class PlaylistService:
 
     def get_track(self, identity: Identity, track_id: str) -> Track:
         identity.require(READ)
+        _check_id("track_id", track_id)
         track = self.tracks.get(track_id)
         if track is None:
             raise NotFound(f"no track with id {_quoted(track_id)}")
@@ -158,8 +165,8 @@ class PlaylistService:
 
     def get_playlist(self, identity: Identity, playlist_id: str) -> Playlist:
         identity.require(READ)
-        with self.db.read() as conn:
-            return self._load(conn, identity, playlist_id)
+        # _load reads with a single statement: a snapshot of its own, no transaction needed.
+        return self._load(self.db.connection(), identity, playlist_id)
 
     def list_playlists(self, identity: Identity, page_size: int | None = None, page_token: str = "") -> Page:
         identity.require(READ)
@@ -172,10 +179,13 @@ class PlaylistService:
                 (identity.user, size + 1, offset))]
             return self._page([self._load(conn, identity, i) for i in ids], size, offset, query)
 
-    def update_playlist(self, identity: Identity, playlist_id: str, expected_version: int | None = None,
+    def update_playlist(self, identity: Identity, playlist_id: str, expected_version: int | None,
                         name: str | None = None, mood: str | None = None, track_ids=None) -> Playlist:
-        """Rename, change the mood, or replace (and so reorder) the tracks; None leaves a field as it is."""
+        """Rename, change the mood, or replace (and so reorder) the tracks; None leaves a field as it is.
+        An update names the version it read: it replaces what the caller saw, so it must have seen it."""
         identity.require(WRITE)
+        if expected_version is None:
+            raise VersionRequired("send the version you read, so that a change made since is not overwritten")
         if name is not None:
             name = self._check_text("name", name)
         if mood is not None:
@@ -277,7 +287,7 @@ class PlaylistService:
         return value
 
     def _outgoing(self, field: str, value: str) -> str:
-        """The shield's second half: text leaving the service is scanned too. A leak (data
+        """The scan's second half: text leaving the service is scanned too. A leak (data
         stored while the scan was switched off, say) is withheld and logged, not sent."""
         kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
         if kind:
@@ -292,8 +302,11 @@ class PlaylistService:
     def _check_track_ids(self, track_ids, field: str = "track_ids") -> None:
         if len(track_ids) > limits.MAX_TRACKS_PER_PLAYLIST:
             raise invalid(field, f"at most {limits.MAX_TRACKS_PER_PLAYLIST} tracks")
-        bad = [FieldViolation(f"{field}[{i}]" if field == "track_ids" else field, f"no track with id {_quoted(t)}")
-               for i, t in enumerate(track_ids) if t not in self.tracks]
+        names = [f"{field}[{i}]" if field == "track_ids" else field for i in range(len(track_ids))]
+        for name, track_id in zip(names, track_ids):
+            _check_id(name, track_id)
+        bad = [FieldViolation(name, f"no track with id {_quoted(t)}")
+               for name, t in zip(names, track_ids) if t not in self.tracks]
         if bad:
             raise InvalidArgument(*bad)
 
@@ -328,17 +341,19 @@ class PlaylistService:
 
     def _load(self, conn, identity: Identity, playlist_id: str) -> Playlist:
         """One playlist of the caller's. Another user's is 'not found', exactly like a missing one."""
+        _check_id("playlist_id", playlist_id)
         owner_check = "" if "bola" in self.settings.unsafe else " AND owner = :owner"
-        row = conn.execute(f"SELECT * FROM playlists WHERE id = :id{owner_check}",
+        # One statement, so one snapshot, however many tracks: the playlist's row with its tracks
+        # as [[position, track_id], ...] (an aggregate keeps no order: sorted here).
+        row = conn.execute("SELECT *, (SELECT json_group_array(json_array(position, track_id)) FROM playlist_tracks"
+                           f" WHERE playlist_id = :id) AS tracks FROM playlists WHERE id = :id{owner_check}",
                            {"id": playlist_id, "owner": identity.user}).fetchone()
         if row is None:
             raise NotFound(f"no playlist with id {_quoted(playlist_id)}")
-        tracks = [self.tracks[r["track_id"]] for r in conn.execute(
-            "SELECT track_id FROM playlist_tracks WHERE playlist_id = ? ORDER BY position", (playlist_id,))]
+        tracks = [self.tracks[track_id] for _, track_id in sorted(json.loads(row["tracks"]))]
         return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing("name", row["name"]),
                         mood=row["mood"], tracks=tracks, total_duration_seconds=sum(t.duration_seconds for t in tracks),
                         version=row["version"], created_at=row["created_at"], updated_at=row["updated_at"])
-
 
 def pick_tracks(candidates: list[tuple[str, int]], target_seconds: int, attempts: int = 200,
                 rng: random.Random | None = None) -> list[str] | None:

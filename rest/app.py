@@ -3,6 +3,7 @@
 Four parts, in the same order as in soap/ and rpc/: the app factory, authentication
 glue, one handler per operation, and the error mapping.
 """
+import functools
 import logging
 import re
 import time
@@ -10,18 +11,19 @@ from dataclasses import asdict
 from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException, NotAcceptable, PreconditionRequired
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.exceptions import HTTPException, NotAcceptable
+from werkzeug.http import parse_accept_header
 
 from core import PlaylistService, events, limits
-from core.auth import ApiKey, BearerToken, ClientCertificate, parse_basic
+from core.auth import ApiKey, ClientCertificate, UsernamePassword, credential_from_authorization
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, OAuthError,
-                         RateLimited, ServiceError, TooLarge, Unauthenticated)
+                         RateLimited, ServiceError, TooLarge, Unauthenticated, VersionRequired)
 from core.model import Playlist
 
 from serve.wsgi import client_certificate_name
 
-from .pages import pages
-from .representations import JSON, OFFERED, plain, render
+from .representations import JSON, OFFERED, render
 from .validation import RequestValidator, load_openapi
 
 log = logging.getLogger("rest")
@@ -39,7 +41,6 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["openapi"] = load_openapi()
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
-    app.register_blueprint(pages)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
@@ -62,18 +63,15 @@ def credential_from_request():
     """X-API-Key, Authorization: Basic or Bearer, or the TLS client certificate."""
     if "X-API-Key" in request.headers:
         return ApiKey(request.headers["X-API-Key"])
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        return parse_basic(value.strip())
-    if scheme.lower() == "bearer":
-        return BearerToken(value.strip())
+    if "Authorization" in request.headers:
+        return credential_from_authorization(request.headers["Authorization"])
     common_name = client_certificate_name(request.environ)
     return ClientCertificate(common_name) if common_name else None
 
 
 @api.before_request
 def negotiate_authenticate_validate():
-    """The seed's middle step, before any handler runs: who is calling, and is the request valid?"""
+    """The middle of a call's three steps, before any handler runs: who is calling, and is the request valid?"""
     g.media_type = negotiate()
     g.credential = credential_from_request()
     g.identity = service().authenticate(g.credential, request.remote_addr)
@@ -86,21 +84,26 @@ def negotiate_authenticate_validate():
 
 
 def negotiate() -> str:
-    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
-    if not request.accept_mimetypes:
-        return JSON
-    chosen = request.accept_mimetypes.best_match(OFFERED)
+    chosen = media_type_for(request.headers.get("Accept", ""))
     if chosen is None:
         raise NotAcceptable(f"this API speaks {', '.join(OFFERED)}")
     return chosen
 
 
-def if_match(required: bool = False) -> int | None:
-    """The version in an If-Match header ("3" or W/"3"); '*' means any version."""
+@functools.lru_cache(maxsize=256)
+def media_type_for(accept: str) -> str | None:
+    """What an Accept header chooses: a client sends the same one on every call, so each is parsed once."""
+    accepted = parse_accept_header(accept, MIMEAccept)
+    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
+    if not accepted:
+        return JSON
+    return accepted.best_match(OFFERED)
+
+
+def if_match() -> int | None:
+    """The version in an If-Match header ("3" or W/"3"); None without one, or for '*' (any version)."""
     value = request.headers.get("If-Match", "").removeprefix("W/").strip('" ')
     if not value or value == "*":
-        if required:
-            raise PreconditionRequired("send If-Match with the playlist's ETag, to avoid overwriting a newer version")
         return None
     if not re.fullmatch(r"[0-9]{1,10}", value):   # str.isdigit() would also take "²"
         raise InvalidArgument(FieldViolation("If-Match", "must be an ETag this server sent"))
@@ -111,8 +114,7 @@ def answer(result, status: int = 200, headers: dict | None = None):
     if isinstance(result, Playlist):
         # The ETag is the version: the client sends it back in If-Match to update safely.
         headers = {"ETag": f'"{result.version}"', **(headers or {})}
-    data = plain(result)
-    body = render(data, g.media_type, request.endpoint.removeprefix("api."))
+    body = render(result, g.media_type, request.endpoint.removeprefix("api."))
     return body, status, {"Content-Type": f"{g.media_type}; charset=utf-8", **(headers or {})}
 
 
@@ -133,18 +135,19 @@ def start_clock():
 
 
 def record_call(response):
-    """One call event per API call (the pages and their assets are not calls of the API)."""
+    """One call event per API call (the pages and their assets are not calls of the API).
+
+    The hook is Flask's after_request: it runs once per request, after an error handler has
+    turned any error into its problem+json, so it sees the status and the body that leave."""
     if (request.endpoint or "").startswith(("pages.", "static")):
         return response
-    identity = g.get("identity")
-    events.record(events.CallEvent(
-        protocol="rest", operation=(request.endpoint or "-").removeprefix("api."),
-        user=identity.user if identity else "", auth_method=identity.method if identity else "",
-        outcome=g.get("outcome", "ok"), status=str(response.status_code), bytes_in=request.content_length or 0,
+    events.record(events.call_event(
+        "rest", (request.endpoint or "-").removeprefix("api."), g.get("identity"), g.get("outcome", "ok"),
+        str(response.status_code), request.content_length or 0,
         # A streamed body is not counted: measuring it would mean reading it to its end.
-        bytes_out=0 if response.is_streamed else response.calculate_content_length() or 0,
-        ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", ""),
-        client=request.headers.get("User-Agent", ""), source=request.remote_addr or ""))
+        0 if response.is_streamed else response.calculate_content_length() or 0,
+        g.get("started", time.perf_counter()), g.get("reason", ""), request.headers.get("User-Agent", ""),
+        request.remote_addr or ""))
     return response
 
 
@@ -195,7 +198,7 @@ def list_playlists():
 
 @api.patch("/v1/playlists/<playlist_id>", endpoint="update_playlist")
 def update_playlist(playlist_id):
-    return answer(service().update_playlist(g.identity, playlist_id, if_match(required=True), **g.body))
+    return answer(service().update_playlist(g.identity, playlist_id, if_match(), **g.body))
 
 
 @api.post("/v1/playlists/<playlist_id>/tracks", endpoint="add_track")
@@ -223,11 +226,10 @@ def echo():
 
 def issue_token():
     """RFC 6749 §4.4: the client authenticates with HTTP Basic or with form fields."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    basic = parse_basic(value.strip()) if scheme.lower() == "basic" else None
+    basic = credential_from_authorization(request.headers.get("Authorization", ""))
     form = request.form
-    client_id, secret = (basic.username, basic.password) if basic else (form.get("client_id", ""),
-                                                                          form.get("client_secret", ""))
+    client_id, secret = ((basic.username, basic.password) if isinstance(basic, UsernamePassword)
+                         else (form.get("client_id", ""), form.get("client_secret", "")))
     token = service().issue_token(form.get("grant_type", ""), client_id, secret, form.get("scope", ""),
                                   request.remote_addr)
     # Tokens are credentials: no cache may keep them (RFC 6749 §5.1).
@@ -236,8 +238,9 @@ def issue_token():
 
 # --- 4. error mapping: one core error, one HTTP status, always RFC 9457 problem+json ---------
 
+# A missing version is 428 Precondition Required (RFC 6585): the update must be conditional.
 STATUS = {InvalidArgument: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404,
-          TooLarge: 413, Conflict: 412, RateLimited: 429}
+          TooLarge: 413, Conflict: 412, VersionRequired: 428, RateLimited: 429}
 
 
 def problem(status: int, title: str, detail: str, headers: dict | None = None, **extra):
@@ -277,7 +280,7 @@ def problem_for_service_error(error: ServiceError):
 
 def problem_for_http_error(error: HTTPException):
     # Keep the headers Werkzeug chose (Allow on a 405, for one).
-    g.outcome = {404: "not_found", 413: "too_large", 428: "conflict"}.get(error.code, "invalid_argument")
+    g.outcome = {404: "not_found", 413: "too_large"}.get(error.code, "invalid_argument")
     g.reason = error.name
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     detail = error.description if error.code != 404 else "no such endpoint; see /openapi.json"

@@ -26,13 +26,13 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import PlaylistService, limits
-from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, parse_basic
+from core.auth import ApiKey, Caller, ClientCertificate, Identity, credential_from_authorization
 from core.config import Settings
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError,
-                         TooLarge, Unauthenticated, invalid)
+                         TooLarge, Unauthenticated, VersionRequired, invalid)
 from core.model import Playlist, Track
 
-from .interceptors import CallRecord, Caller, around, caller, peer_address
+from .interceptors import CallRecord, around, caller, peer_address
 
 log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
@@ -93,11 +93,8 @@ def credential_from(context: grpc.ServicerContext):
     metadata = dict(context.invocation_metadata())
     if "x-api-key" in metadata:
         return ApiKey(metadata["x-api-key"])
-    scheme, _, value = metadata.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        return parse_basic(value.strip())
-    if scheme.lower() == "bearer":
-        return BearerToken(value.strip())
+    if "authorization" in metadata:
+        return credential_from_authorization(metadata["authorization"])
     # Only on the TLS port: the name in the certificate the handshake verified.
     names = context.auth_context().get("x509_common_name")
     return ClientCertificate(names[0].decode()) if names else None
@@ -132,8 +129,16 @@ def identity() -> Identity:
 
 # --- 3. one handler per operation: request message -> core call -> response message ----------
 
+# The catalog does not change while a server runs: each track's message is built once, on
+# its first call, and copied into the answers that show it (nothing ever modifies it).
+_track_messages: dict[str, pb.Track] = {}
+
+
 def track_message(track: Track) -> pb.Track:
-    return pb.Track(**vars(track))
+    message = _track_messages.get(track.id)
+    if message is None:
+        message = _track_messages[track.id] = pb.Track(**vars(track))
+    return message
 
 
 def playlist_message(playlist: Playlist) -> pb.Playlist:
@@ -268,7 +273,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
 
     def UpdatePlaylist(self, request, context):
         return playlist_message(self.service.update_playlist(
-            identity(), required(request.id, "id"), required(request.version, "version"), **changes(request)))
+            identity(), required(request.id, "id"), request.version or None, **changes(request)))
 
     def AddTrack(self, request, context):
         return playlist_message(self.service.add_track(
@@ -337,6 +342,11 @@ def version_conflict(error: Conflict):
                                        metadata={"current_version": str(error.current_version)})
 
 
+def version_required(error: VersionRequired):
+    return error_details_pb2.PreconditionFailure(violations=[error_details_pb2.PreconditionFailure.Violation(
+        type="VERSION", subject="version", description=error.message)])
+
+
 def retry_later(error: RateLimited):
     return error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=error.retry_after))
 
@@ -351,6 +361,9 @@ STATUS = {
     Forbidden: (grpc.StatusCode.PERMISSION_DENIED, None),
     NotFound: (grpc.StatusCode.NOT_FOUND, None),
     Conflict: (grpc.StatusCode.ABORTED, version_conflict),
+    # An update without its version lacks a precondition the server requires (REST's 428):
+    # FAILED_PRECONDITION, not ABORTED, which would mean "read again, then retry".
+    VersionRequired: (grpc.StatusCode.FAILED_PRECONDITION, version_required),
     RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, retry_later),
     TooLarge: (grpc.StatusCode.RESOURCE_EXHAUSTED, over_limit),
     StreamIdle: (grpc.StatusCode.DEADLINE_EXCEEDED, None),   # the server's deadline, not the client's

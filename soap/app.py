@@ -6,9 +6,7 @@ speak is in types.py; guard.py refuses hostile input before Spyne parses anythin
 """
 import logging
 import math
-import os
 import re
-from dataclasses import dataclass
 
 import spyne.const
 from lxml import etree
@@ -17,10 +15,10 @@ from spyne.protocol.soap import Soap11
 from spyne.protocol.xml import SchemaValidationError
 from spyne.server.wsgi import WsgiApplication
 
-from core import PlaylistService
-from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, UsernamePassword
+from core import PlaylistService, config
+from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError,
-                         TooLarge, Unauthenticated)
+                         TooLarge, Unauthenticated, VersionRequired)
 from serve.wsgi import client_certificate_name
 
 from .guard import CALL, Guard
@@ -28,7 +26,6 @@ from .types import (TNS, AccessTokenHeader, ApiKeyHeader, Minutes, MoodArray, Mo
                     Playlist, PlaylistArray, PlaylistId, Position, Query, Received, Track, TrackArray, TrackId,
                     TrackIds, User, Version, optional, required)
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8081/soap"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 XSD = "http://www.w3.org/2001/XMLSchema"
 SCHEMA_ORDER = ["import", "simpleType", "complexType", "element"]
@@ -55,7 +52,7 @@ spyne.const.MIN_GC_INTERVAL = math.inf
 def create_app(service: PlaylistService | None = None, public_url: str | None = None) -> Guard:
     """The WSGI app: the guard, then Spyne. The WSDL names `public_url` as the address."""
     service = service or PlaylistService()
-    soap = soap_application(service, public_url or os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL))
+    soap = soap_application(service, public_url or config.soap_url())
     return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS, service.refused_unread)
 
 
@@ -82,22 +79,23 @@ def readable_wsdl(soap: WsgiApplication) -> bytes:
     return etree.tostring(document, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
-def wsdl_document(public_url: str = DEFAULT_PUBLIC_URL) -> bytes:
+def wsdl_document(public_url: str) -> bytes:
     """The WSDL, byte for byte as a server started with this public URL serves it."""
     return readable_wsdl(soap_application(None, public_url))
 
 
-def core(ctx) -> PlaylistService:
+def service(ctx) -> PlaylistService:
     """The core service this application was built around."""
     return ctx.app.config
 
 
 def note_call(ctx) -> None:
-    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault."""
+    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault.
+    Spyne's wsgi_return and wsgi_exception events fire once a call, answered or failed."""
     call = ctx.transport.req_env[CALL]
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
     if ctx.udc is not None:
-        call.user, call.auth_method = ctx.udc.identity.user, ctx.udc.identity.method
+        call.identity = ctx.udc.identity
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes
@@ -109,15 +107,9 @@ def note_call(ctx) -> None:
 
 # --- 2. authentication glue: lift the credential out of the envelope, hand it to the core ---
 
-@dataclass(frozen=True)
-class Caller:
-    identity: Identity
-    credential: object
-
-
 def authenticate(ctx) -> Caller:
     credential = credential_from_envelope(ctx)
-    return Caller(core(ctx).authenticate(credential, ctx.transport.req_env.get("REMOTE_ADDR", "")), credential)
+    return Caller(service(ctx).authenticate(credential, ctx.transport.req_env.get("REMOTE_ADDR", "")), credential)
 
 
 def credential_from_envelope(ctx):
@@ -178,79 +170,79 @@ class Playlists(Service):
     @rpc(_returns=required(User), _out_variable_name="user")
     def WhoAmI(ctx):
         """Who the credential in this envelope belongs to, and what it may do."""
-        return core(ctx).who_am_i(ctx.udc.identity)
+        return service(ctx).who_am_i(ctx.udc.identity)
 
     @rpc(_returns=required(MoodArray), _out_variable_name="items")
     def ListMoods(ctx):
         """The moods the catalog knows."""
-        return core(ctx).list_moods(ctx.udc.identity)
+        return service(ctx).list_moods(ctx.udc.identity)
 
     @rpc(optional(MoodName), optional(Query), optional(Query), optional(Query), optional(PageSize), optional(PageToken),
          _returns=(required(TrackArray), required(Unicode)), _out_variable_names=("items", "next_page_token"))
     def SearchTracks(ctx, mood, composer, era, text, page_size, page_token):
         """Search the catalog; an empty next_page_token means the last page."""
-        page = core(ctx).search_tracks(ctx.udc.identity, mood or "", composer or "", era or "", text or "",
-                                       page_size, page_token or "")
+        page = service(ctx).search_tracks(ctx.udc.identity, mood or "", composer or "", era or "", text or "",
+                                          page_size, page_token or "")
         return page.items, page.next_page_token
 
     @rpc(required(TrackId), _returns=required(Track), _out_variable_name="track")
     def GetTrack(ctx, track_id):
         """One track of the catalog."""
-        return core(ctx).get_track(ctx.udc.identity, track_id)
+        return service(ctx).get_track(ctx.udc.identity, track_id)
 
     @rpc(required(Name), optional(MoodName), optional(TrackIds), _returns=required(Playlist),
          _out_variable_name="playlist")
     def CreatePlaylist(ctx, name, mood, track_ids):
         """A new playlist of the caller's."""
-        return core(ctx).create_playlist(ctx.udc.identity, name, mood or "", track_ids or [])
+        return service(ctx).create_playlist(ctx.udc.identity, name, mood or "", track_ids or [])
 
     @rpc(required(MoodName), required(Minutes), optional(Name),
          _returns=required(Playlist), _out_variable_name="playlist")
     def GeneratePlaylist(ctx, mood, duration_minutes, name):
         """A new playlist of a mood's tracks, within 10% of duration_minutes."""
-        return core(ctx).generate_playlist(ctx.udc.identity, mood, duration_minutes, name or "")
+        return service(ctx).generate_playlist(ctx.udc.identity, mood, duration_minutes, name or "")
 
     @rpc(required(PlaylistId), _returns=required(Playlist), _out_variable_name="playlist")
     def GetPlaylist(ctx, playlist_id):
         """One playlist of the caller's (another user's is NotFound, like a missing one)."""
-        return core(ctx).get_playlist(ctx.udc.identity, playlist_id)
+        return service(ctx).get_playlist(ctx.udc.identity, playlist_id)
 
     @rpc(optional(PageSize), optional(PageToken), _returns=(required(PlaylistArray), required(Unicode)),
          _out_variable_names=("items", "next_page_token"))
     def ListPlaylists(ctx, page_size, page_token):
         """The caller's playlists, oldest first; an empty next_page_token means the last page."""
-        page = core(ctx).list_playlists(ctx.udc.identity, page_size, page_token or "")
+        page = service(ctx).list_playlists(ctx.udc.identity, page_size, page_token or "")
         return page.items, page.next_page_token
 
-    @rpc(required(PlaylistId), required(Version), optional(Name), optional(MoodName), optional(TrackIds),
+    @rpc(required(PlaylistId), optional(Version), optional(Name), optional(MoodName), optional(TrackIds),
          _returns=required(Playlist), _out_variable_name="playlist")
     def UpdatePlaylist(ctx, playlist_id, version, name, mood, track_ids):
-        """Rename, change the mood or replace the tracks (only the fields sent) of playlist version `version`."""
-        return core(ctx).update_playlist(ctx.udc.identity, playlist_id, version, name, mood, track_ids)
+        """Change the name, mood or tracks (the fields sent) of version `version`; none: Client.VersionRequired."""
+        return service(ctx).update_playlist(ctx.udc.identity, playlist_id, version, name, mood, track_ids)
 
     @rpc(required(PlaylistId), required(TrackId), optional(Position), optional(Version), _returns=required(Playlist),
          _out_variable_name="playlist")
     def AddTrack(ctx, playlist_id, track_id, position, version):
         """Insert a track at a 1-based position; 0 or none appends it."""
-        return core(ctx).add_track(ctx.udc.identity, playlist_id, track_id, position or 0, version)
+        return service(ctx).add_track(ctx.udc.identity, playlist_id, track_id, position or 0, version)
 
     @rpc(required(PlaylistId), required(Position), optional(Version), _returns=required(Playlist),
          _out_variable_name="playlist")
     def RemoveTrack(ctx, playlist_id, position, version):
         """Remove the track at a 1-based position."""
-        return core(ctx).remove_track(ctx.udc.identity, playlist_id, position, version)
+        return service(ctx).remove_track(ctx.udc.identity, playlist_id, position, version)
 
     @rpc(required(PlaylistId), optional(Version))
     def DeletePlaylist(ctx, playlist_id, version):
         """Delete a playlist of the caller's; the answer is empty."""
-        core(ctx).delete_playlist(ctx.udc.identity, playlist_id, version)
+        service(ctx).delete_playlist(ctx.udc.identity, playlist_id, version)
 
     @rpc(optional(Unicode), _returns=required(Received), _out_variable_name="received")
     def Echo(ctx, message):
         """What the server received: HTTP headers and the raw envelope, credentials redacted."""
         environ = ctx.transport.req_env
-        return core(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ), environ[CALL].text,
-                              ctx.udc.credential)
+        return service(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ), environ[CALL].text,
+                                 ctx.udc.credential)
 
 
 CORE_OPERATIONS = {f"{{{TNS}}}{name}": re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
@@ -269,6 +261,7 @@ FAULTS = {
     Forbidden: ("Client.Forbidden", None),
     NotFound: ("Client.NotFound", None),
     Conflict: ("Client.Conflict", lambda e: {"current_version": e.current_version}),
+    VersionRequired: ("Client.VersionRequired", None),
     RateLimited: ("Client.RateLimited", lambda e: {"retry_after": e.retry_after}),
     TooLarge: ("Client.TooLarge", lambda e: {"limit": e.limit}),
 }
@@ -336,10 +329,10 @@ def rule(model, message: str) -> str:
     return f"must be at most {attributes.max_len} characters" if math.isfinite(attributes.max_len) else "must be text"
 
 
-def request_fields(service) -> tuple[dict, dict]:
+def request_fields(servicer) -> tuple[dict, dict]:
     """Each request field's simple type, and the most times an array's member may repeat."""
     fields, most = {}, {}
-    for method in service.public_methods.values():
+    for method in servicer.public_methods.values():
         for name, model in method.in_message._type_info.items():
             if issubclass(model, Array):
                 (member, item), = model._type_info.items()

@@ -3,8 +3,12 @@
 It answers, itself and quickly, every request that is no SOAP 1.1 message for this
 service: a wrong path or method, an empty or oversized body, XML that does not parse,
 a DTD (and with it every entity trick), a header that must be understood but is not.
-Spyne only ever sees a bounded, well-formed envelope. The guard also times each call
-and records its call event, once, whatever the answer was.
+Spyne only ever sees a bounded, well-formed envelope.
+
+The guard is also where a SOAP call's event is recorded: it wraps Spyne, so it sees every
+answer, its own refusals included (Spyne never sees those), once. What only Spyne learns
+(the operation, the caller, the fault) reaches it through the WSGI environ (see
+soap/app.py's `note_call`).
 """
 import codecs
 import io
@@ -16,8 +20,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from core import limits
+from core.auth import Identity
 from core.errors import RateLimited
-from core.events import CallEvent, record
+from core.events import call_event, record
 
 log = logging.getLogger("soap")
 
@@ -44,8 +49,7 @@ class Call:
     text: str = ""
     bytes_in: int = 0
     operation: str = "-"
-    user: str = ""
-    auth_method: str = ""
+    identity: Identity | None = None
     outcome: str = "ok"
     status: str = "200"
     reason: str = ""
@@ -138,9 +142,8 @@ class Guard:
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
         start_response(status, [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(answer))),
                                 NO_SNIFFING, *headers])
-        record(CallEvent("soap", call.operation, call.user, call.auth_method, call.outcome, call.status,
-                         call.bytes_in, len(answer), (time.perf_counter() - started) * 1000, call.reason,
-                         environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
+        record(call_event("soap", call.operation, call.identity, call.outcome, call.status, call.bytes_in, len(answer),
+                          started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
         return [answer]
 
     def counted(self, refusal: Refused, environ) -> Refused:

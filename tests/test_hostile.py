@@ -1,4 +1,4 @@
-"""Issue #16: hostile traffic, round two, each attack over the wire against real servers.
+"""Hostile traffic, round two, each attack over the wire against real servers.
 
 Slow clients (slowloris) on the plain and mutual-TLS HTTP ports, a crowd at the live view,
 stream hogs on gRPC, lockout used as a weapon. Every call a test makes has a deadline: an
@@ -19,8 +19,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.attacks.common import envelope, http_headers
-from clients.attacks.lockout_abuse import FromAddress
+from clients.calls import SourceAddress, envelope, http_headers
 from core import PlaylistService, events, limits
 from core.auth import ApiKey
 from core.config import load_settings
@@ -29,10 +28,10 @@ from core.setup import setup
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
 
-from .servers import Server
+from serve.launch import Server
 from .test_security import eventually
 
-ANSWER_SECONDS = 2      # issue #16: every valid call is answered within this, under attack
+ANSWER_SECONDS = 2      # every valid call is answered within this, under attack
 HELD = 64               # slow connections held against each HTTP port
 TNS = "urn:playlists:v1"
 
@@ -277,7 +276,7 @@ def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
 def session_from(address: str) -> requests.Session:
     session = requests.Session()
     for scheme in ("http://", "https://"):
-        session.mount(scheme, FromAddress(address))
+        session.mount(scheme, SourceAddress(address))
     return session
 
 

@@ -1,8 +1,12 @@
 """The REST server over real HTTP: status codes, headers, representations and problems."""
+import ast
 import base64
 import json
 import sqlite3
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import requests
@@ -118,6 +122,13 @@ def test_one_resource_three_representations(api):
     assert_problem(api.get(url(api, "/v1/moods"), headers={"Accept": "image/png"}), 406)
 
 
+def test_json_is_indented_for_reading_exactly_as_the_standard_library_writes_it(api):
+    created = api.post(url(api, "/v1/playlists"), json={"name": "Für Elise — «encore» ☃", "mood": "calm",
+                                                          "track_ids": ["bach-bwv1068-air", "bach-bwv1007-prelude"]})
+    for response in (created, api.get(url(api, "/v1/tracks?page_size=3")), api.get(url(api, "/v1/moods"))):
+        assert response.content == (json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n").encode()
+
+
 @pytest.mark.parametrize("body,field", [
     ('{"name": ', "body"),
     ('{"name": 42}', "name"),
@@ -194,7 +205,7 @@ def test_echo_shows_the_request_with_credentials_redacted(api, credentials):
 
 
 def test_a_flood_gets_429_with_retry_after(home, credentials):
-    from .servers import Server
+    from serve.launch import Server
     server = Server("rest", home, {"PLAYLISTS_RATE_LIMIT": "5/minute"}, tls=False)
     try:
         headers = {"X-API-Key": credentials["users"]["bob"]["api_key"]}
@@ -206,3 +217,29 @@ def test_a_flood_gets_429_with_retry_after(home, credentials):
         assert limited.headers["RateLimit-Policy"] == "5/minute"
     finally:
         server.stop()
+
+
+KNOWS_SOAP_OR_GRPC = {"soap", "rpc", "screen", "clients", "spyne", "zeep", "grpc", "grpc_status", "google", "playlist"}
+
+
+def top_level_imports(path: Path) -> set:
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    return imported
+
+
+def test_the_adapter_imports_the_core_and_nothing_that_knows_soap_or_grpc():
+    """The REST adapter only translates; the screen (which knows all three) is mounted by `python -m rest`."""
+    folder = Path(__file__).resolve().parent.parent / "rest"
+    adapter = [path for path in folder.glob("*.py") if path.name != "__main__.py"]
+    imported = set().union(*map(top_level_imports, adapter))
+    assert "core" in imported and not imported & KNOWS_SOAP_OR_GRPC, imported & KNOWS_SOAP_OR_GRPC
+    assert top_level_imports(folder / "__main__.py") == {"screen", "serve"}
+    # Nor through another module: importing the adapter loads no SOAP or gRPC library.
+    loaded = subprocess.run([sys.executable, "-c", "import sys, rest.app; print(*sys.modules)"],
+                            cwd=folder.parent, capture_output=True, text=True, check=True).stdout.split()
+    assert not {name.split(".")[0] for name in loaded} & KNOWS_SOAP_OR_GRPC

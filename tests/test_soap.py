@@ -18,10 +18,10 @@ from zeep.wsse.username import UsernameToken
 
 from core.config import load_settings
 from core.setup import setup
+from serve.launch import ROOT, Server
 from soap.app import create_app
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 SERVICE = "{urn:playlists:v1}Playlists"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -243,6 +243,12 @@ def test_stale_version_is_a_conflict(alice):
     error = fault(alice.UpdatePlaylist, playlist_id=playlist.id, version=1, name="Lost update")
     assert code(error) == "Client.Conflict"
     assert error.detail.findtext("current_version") == "2"
+
+
+def test_an_update_without_its_version_is_refused(alice):
+    playlist = alice.CreatePlaylist(name="Unversioned")
+    assert code(fault(alice.UpdatePlaylist, playlist_id=playlist.id, name="Blind")) == "Client.VersionRequired"
+    assert alice.GetPlaylist(playlist_id=playlist.id).name == "Unversioned"
 
 
 def test_read_only_token_is_forbidden_to_write(anonymous, rest_server, credentials):

@@ -1,8 +1,6 @@
 """Lockout abuse: wrong passwords for alice sent from elsewhere, to lock her out of her own account."""
 import sys
 
-import requests
-
 from .common import PROTOCOLS, Targets, credential_text, exchange, load, run_one, say, title, verdict
 
 GUESSES = 10             # twice what locks a password out
@@ -17,7 +15,7 @@ def run(targets, args):
         everyone behind it. Alice signed in from her own address (127.0.0.1) before.""")
     password = load("alice")["password"]
     for protocol in PROTOCOLS:
-        targets.call(protocol, "who_am_i", ("basic", "alice", password), show=protocol == "REST")
+        targets.call(protocol, "who_am_i", ("basic", "alice", password), show=protocol == "rest")
     mallory, classroom = elsewhere(targets, "127.0.0.2"), elsewhere(targets, "127.0.0.3")
     for number in range(1, GUESSES + 1):
         protocol = PROTOCOLS[number % 2]
@@ -26,12 +24,12 @@ def run(targets, args):
             exchange(protocol, f"from 127.0.0.2, guess {number}", credential_text(protocol, ("basic", "alice", "…")),
                      answer)
     for number in range(CLASSROOM):
-        classroom.call("REST", "who_am_i", ("basic", f"student-{number}", "guess"), show=False)
+        classroom.call("rest", "who_am_i", ("basic", f"student-{number}", "guess"), show=False)
     say(f"… and {CLASSROOM} failed logins from 127.0.0.3; the next guess from there:")
-    classroom.call("SOAP", "who_am_i", ("basic", "student-next", "guess"))
+    classroom.call("soap", "who_am_i", ("basic", "student-next", "guess"))
     say("Guessing is held back; and now alice, from her own address, and a key from the class:")
     hers = [targets.call(protocol, "who_am_i", ("basic", "alice", password)) for protocol in PROTOCOLS]
-    key = classroom.call("SOAP", "who_am_i", ("key", load("alice")["api_key"]))
+    key = classroom.call("soap", "who_am_i", ("key", load("alice")["api_key"]))
     stopped = all(answer.kind == "ok" for answer in [*hers, key])
     return verdict(stopped, "a lockout that counts where it should",
                    "a password attempt from an address where alice signed in before counts only there; from "
@@ -41,21 +39,7 @@ def run(targets, args):
 
 def elsewhere(targets, address: str) -> Targets:
     """The same servers, called from another local address (loopback is all of 127.0.0.0/8)."""
-    other = Targets(targets.rest_url, targets.soap_url, targets.grpc_address)
-    for scheme in ("http://", "https://"):
-        other.session.mount(scheme, FromAddress(address))
-    return other
-
-
-class FromAddress(requests.adapters.HTTPAdapter):
-    """Connections made from one local address."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+    return Targets(targets.rest_url, targets.soap_url, targets.grpc_address, source=address)
 
 
 if __name__ == "__main__":
