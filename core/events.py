@@ -40,6 +40,7 @@ class CallEvent:
     client: str = ""       # the User-Agent or its equivalent, as the client sent it
     source: str = ""       # the caller's address, as the server saw it
     at: float = field(default_factory=time.time)
+    claimed: str = ""      # the user name a refused login claimed (Basic, UsernameToken): lockouts count by it
 
     @property
     def stopped_at(self) -> int:

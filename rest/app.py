@@ -128,7 +128,8 @@ def record_call(response):
         # A streamed body is not counted: measuring it would mean reading it to its end.
         bytes_out=0 if response.is_streamed else response.calculate_content_length() or 0,
         ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", ""),
-        client=request.headers.get("User-Agent", ""), source=request.remote_addr or ""))
+        client=request.headers.get("User-Agent", ""), source=request.remote_addr or "",
+        claimed="" if identity else getattr(g.get("credential"), "username", "")))
     return response
 
 

@@ -34,6 +34,7 @@ def around(handler: grpc.RpcMethodHandler, wrap, request_deserializer=None) -> g
 # interceptors included, in a contextvars.Context of its own: what one call sets here
 # no other call sees, not even one that later runs on the same thread.
 caller: ContextVar[Caller] = ContextVar("caller")
+claimed: ContextVar[str] = ContextVar("claimed", default="")   # the user name a login claimed, for the record
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Call:
             protocol="grpc", operation=self.operation, user=identity.user if identity else "",
             auth_method=identity.method if identity else "", outcome=outcome, status=code.name,
             bytes_in=self.bytes_in, bytes_out=self.bytes_out, ms=(time.perf_counter() - self.started) * 1000,
-            reason=reason, client=self.client, source=peer_address(context)))
+            reason=reason, client=self.client, source=peer_address(context), claimed="" if identity else claimed.get()))
         if status:
             context.abort_with_status(status)
         elif error is not None:

@@ -16,6 +16,8 @@ from gunicorn.workers import gthread
 from core import events, limits
 from core.config import load_settings
 
+from . import lifecycle
+
 
 class Worker(gthread.ThreadWorker):
     """gunicorn's thread worker, closing finished connections off its event loop.
@@ -38,6 +40,10 @@ class Worker(gthread.ThreadWorker):
             self.closer.submit(conn.close, graceful=True)
             return
         super().finish_request(conn, fs)
+
+    def handle_exit(self, sig, frame):
+        lifecycle.STOPPING.set()   # SIGTERM: long responses end now, not at the graceful timeout
+        super().handle_exit(sig, frame)
 
 
 def close_after_refusing_the_body(worker, req):

@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+from contextlib import suppress
 
 import spyne.const
 from lxml import etree
@@ -94,8 +95,15 @@ def note_call(ctx) -> None:
     """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault."""
     call = ctx.transport.req_env[CALL]
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
+    if ctx.udc is None and ctx.in_error is not None:
+        # The schema refused the body before the handler could authenticate. REST authenticates
+        # first: so that a call is shown with its caller in both, learn who sent this one too.
+        with suppress(ServiceError):
+            ctx.udc = authenticate(ctx)
     if ctx.udc is not None:
         call.user, call.auth_method = ctx.udc.identity.user, ctx.udc.identity.method
+    else:
+        call.claimed = getattr(credential_from_envelope(ctx), "username", "")
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes
@@ -114,11 +122,16 @@ def authenticate(ctx) -> Caller:
 
 def credential_from_envelope(ctx):
     """<ApiKey>, <AccessToken>, a WS-Security UsernameToken, or the TLS client certificate."""
-    api_key, access_token = ctx.in_header or (None, None)
-    if api_key is not None and api_key.value:
-        return ApiKey(api_key.value)
-    if access_token is not None and access_token.value:
-        return BearerToken(access_token.value)
+    if ctx.in_header is not None:
+        api_key, access_token = (header.value if header is not None else None for header in ctx.in_header)
+    else:
+        # Spyne reads no header of an envelope whose body the schema refused: read these two by hand.
+        found = {element.tag: element.text for element in ctx.in_header_doc or ()}
+        api_key, access_token = found.get(f"{{{TNS}}}ApiKey"), found.get(f"{{{TNS}}}AccessToken")
+    if api_key:
+        return ApiKey(api_key)
+    if access_token:
+        return BearerToken(access_token)
     token = username_token(ctx.in_header_doc or ())
     if token is not None:
         return token

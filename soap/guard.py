@@ -43,6 +43,7 @@ class Call:
     outcome: str = "ok"
     status: str = "200"
     reason: str = ""
+    claimed: str = ""
 
 
 class Refused(Exception):
@@ -111,7 +112,7 @@ class Guard:
                                 ("Content-Length", str(len(answer))), *headers])
         record(CallEvent("soap", call.operation, call.user, call.auth_method, call.outcome, call.status,
                          call.bytes_in, len(answer), (time.perf_counter() - started) * 1000, call.reason,
-                         environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
+                         environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", ""), claimed=call.claimed))
         return [answer]
 
     def is_wsdl_request(self, environ) -> bool:

@@ -33,9 +33,9 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30, log
 class Server:
     """One `python -m <kind>` process; `port` is plain, `tls_port` is mutual TLS."""
 
-    def __init__(self, kind: str, home: Path, env: dict | None = None, tls: bool = True):
+    def __init__(self, kind: str, home: Path, env: dict | None = None, tls: bool = True, port: int = 0):
         self.kind = kind
-        self.port = free_port()
+        self.port = port or free_port()   # a port given: a restart on the same address
         self.tls_port = free_port() if tls else 0
         environment = {**os.environ, "PLAYLISTS_HOME": str(home), **(env or {})}
         # The log goes to a file: a pipe nobody reads would fill up and block the server.
