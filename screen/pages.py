@@ -222,7 +222,10 @@ def compare():
     """The side-by-side comparison the clients' compare command wrote last, or how to make one."""
     report = settings().home / "compare.html"
     if not report.exists():
-        return render_template("compare_missing.html")
+        # The command for the servers as this one knows them: its own address, and the others' public ones.
+        command = (f".venv/bin/python -m clients.compare all --rest {request.host_url.rstrip('/')} "
+                   f"--soap {soap_url()} --grpc {grpc_address()}")
+        return render_template("compare_missing.html", command=command)
     response = send_file(report, mimetype="text/html", max_age=0)
     response.headers["Content-Security-Policy"] = COMPARE_CSP
     return response
@@ -246,6 +249,7 @@ KEPT_EVENTS = 2000           # what a page that reconnects can catch up on
 POLL_SECONDS = 0.1           # a look at the file costs a read() that usually returns nothing
 STATE_SECONDS = 1.0          # how often the counters go out; they double as the stream's heartbeat
 READY_SECONDS = 5            # the longest a first page waits for the hub's first read of the journal
+CATCH_UP_SECONDS = 3 * POLL_SECONDS
 FLOOD_SECONDS, LOGINS_SECONDS = 10, 60
 # A viewer is one open response: a greenlet of a gevent worker waiting for the hub's next line,
 # never a request thread. Past VIEWERS per worker process a page is told at once that the limit
@@ -344,6 +348,10 @@ class Hub:
         """One page's stream: where it left off (or the last few calls), then each new call."""
         self.ready.wait(READY_SECONDS)
         with self.changed:
+            # The page may come from another worker process whose follower read the last line
+            # first: give this one a moment to catch up before taking `after` for a lost position.
+            self.changed.wait_for(lambda: not after or any(after == position for position, _ in self.recent),
+                                  timeout=CATCH_UP_SECONDS)
             kept = list(self.recent)
         positions = [position for position, _ in kept]
         start = positions.index(after) + 1 if after in positions else max(0, len(kept) - BACKLOG_EVENTS)

@@ -176,7 +176,9 @@ def test_compare_says_how_to_make_one_then_serves_the_latest(client, home):
     report = home / "compare.html"
     report.unlink(missing_ok=True)
     absent = client.get("/compare")
-    assert absent.status_code == 200 and "make demo" in absent.get_data(as_text=True)
+    said = absent.get_data(as_text=True)
+    assert absent.status_code == 200 and "make demo" in said
+    assert "python -m clients.compare all --rest http://localhost --soap http://127.0.0.1:8081/soap --grpc " in said
     report.write_text("<!doctype html><title>compare</title><p>REST 312 B, SOAP 845 B, gRPC 97 B</p>")
     try:
         present = client.get("/compare")
