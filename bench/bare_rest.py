@@ -4,6 +4,8 @@ It runs under exactly the gunicorn settings of `python -m rest` (serve.wsgi) and
 same JSON bytes, but does no authentication, validation, rate limiting, storage or call
 logging. Whatever `python -m rest` costs beyond this is the price of our own code.
 """
+if __name__ == "__main__":
+    import serve.green  # noqa: F401  (first of all, as in `python -m rest`: see serve/green.py)
 import argparse
 import json
 import os
@@ -41,7 +43,7 @@ def create_app() -> Flask:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bare_rest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench.bare_rest", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--fixture", required=True, help="fixture.json written by the benchmark")

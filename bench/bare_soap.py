@@ -6,12 +6,15 @@ SOAP 1.1 protocol with lxml validation, under the same gunicorn settings (serve.
 guard, no authentication, no core, no call log: what `python -m soap` costs beyond this is
 the price of our own code.
 """
+if __name__ == "__main__":
+    import serve.green  # noqa: F401  (first of all, as in `python -m rest`: see serve/green.py)
 import argparse
 import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
 
+from soap import compat  # noqa: F401  (before Spyne: Spyne 2.14 on Python 3.12+, see soap/compat.py)
 from spyne import Application, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -62,7 +65,7 @@ def create_app() -> WsgiApplication:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bare_soap", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench.bare_soap", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--fixture", required=True, help="fixture.json written by the benchmark")

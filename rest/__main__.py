@@ -1,10 +1,11 @@
 """`python -m rest`: the REST server under gunicorn, plain HTTP and mutual TLS, with the workshop's screen."""
+import serve.green  # noqa: F401  (first of all: see serve/green.py)
 from screen import create_app
 from serve import cli, wsgi
 
 
 def main() -> None:
-    args = cli.parser("python -m rest", "Serve the REST API (JSON, XML, HTML).", 8080, 8443, 2,
+    args = cli.parser(".venv/bin/python -m rest", "Serve the REST API (JSON, XML, HTML).", "REST", 2,
                       "worker processes").parse_args()
     settings = cli.settings(args)
     create_app()  # fail here, once, with a clear message if `make setup` has not run

@@ -6,9 +6,7 @@ speak is in types.py; guard.py refuses hostile input before Spyne parses anythin
 """
 import logging
 import math
-import os
 import re
-from contextlib import suppress
 
 import spyne.const
 from lxml import etree
@@ -16,7 +14,7 @@ from spyne import Application, Fault, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from core import PlaylistService
+from core import PlaylistService, config
 from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
 from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError, TooLarge,
                          Unauthenticated, VersionRequired)
@@ -27,7 +25,6 @@ from .types import (TNS, AccessTokenHeader, ApiKeyHeader, Minutes, MoodArray, Mo
                     Playlist, PlaylistArray, PlaylistId, Position, Query, Received, Track, TrackArray, TrackId,
                     TrackIds, User, Version, optional, required)
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8081/soap"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 XSD = "http://www.w3.org/2001/XMLSchema"
 SCHEMA_ORDER = ["import", "simpleType", "complexType", "element"]
@@ -54,7 +51,7 @@ spyne.const.MIN_GC_INTERVAL = math.inf
 def create_app(service: PlaylistService | None = None, public_url: str | None = None) -> Guard:
     """The WSGI app: the guard, then Spyne. The WSDL names `public_url` as the address."""
     soap = soap_application(service or PlaylistService(),
-                            public_url or os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL))
+                            public_url or config.soap_url())
     return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS)
 
 
@@ -81,7 +78,7 @@ def readable_wsdl(soap: WsgiApplication) -> bytes:
     return etree.tostring(document, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
-def wsdl_document(public_url: str = DEFAULT_PUBLIC_URL) -> bytes:
+def wsdl_document(public_url: str) -> bytes:
     """The WSDL, byte for byte as a server started with this public URL serves it."""
     return readable_wsdl(soap_application(None, public_url))
 
@@ -92,16 +89,12 @@ def core(ctx) -> PlaylistService:
 
 
 def note_call(ctx) -> None:
-    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault."""
+    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault.
+    Spyne's wsgi_return and wsgi_exception events fire once a call, answered or failed."""
     call = ctx.transport.req_env[CALL]
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
-    if ctx.udc is None and ctx.in_error is not None:
-        # The schema refused the body before the handler could authenticate. REST authenticates
-        # first: so that a call is shown with its caller in both, learn who sent this one too.
-        with suppress(ServiceError):
-            ctx.udc = authenticate(ctx)
     if ctx.udc is not None:
-        call.user, call.auth_method = ctx.udc.identity.user, ctx.udc.identity.method
+        call.identity = ctx.udc.identity
     else:
         call.claimed = getattr(credential_from_envelope(ctx), "username", "")
     fault = ctx.out_error or ctx.in_error
@@ -122,16 +115,11 @@ def authenticate(ctx) -> Caller:
 
 def credential_from_envelope(ctx):
     """<ApiKey>, <AccessToken>, a WS-Security UsernameToken, or the TLS client certificate."""
-    if ctx.in_header is not None:
-        api_key, access_token = (header.value if header is not None else None for header in ctx.in_header)
-    else:
-        # Spyne reads no header of an envelope whose body the schema refused: read these two by hand.
-        found = {element.tag: element.text for element in ctx.in_header_doc or ()}
-        api_key, access_token = found.get(f"{{{TNS}}}ApiKey"), found.get(f"{{{TNS}}}AccessToken")
-    if api_key:
-        return ApiKey(api_key)
-    if access_token:
-        return BearerToken(access_token)
+    api_key, access_token = ctx.in_header or (None, None)
+    if api_key is not None and api_key.value:
+        return ApiKey(api_key.value)
+    if access_token is not None and access_token.value:
+        return BearerToken(access_token.value)
     token = username_token(ctx.in_header_doc or ())
     if token is not None:
         return token

@@ -240,12 +240,12 @@ def test_the_live_view_is_readable_on_a_1280x720_projector(browser, base, creden
         page = context.new_page()
         page.goto(base + "/live")
         expect(page.locator("#status")).to_have_attribute("data-state", "live")
-        alice = {"X-API-Key": credentials["users"]["alice"]["api_key"]}
+        alice = {"X-API-Key": credentials["users"]["alice"]["api_key"], "User-Agent": "projector"}
         for _ in range(5):   # refused calls: each row has a reason to read
             requests.get(base + "/v1/tracks", params={"page_size": 500}, headers=alice, timeout=5)
             requests.post(base + "/v1/playlists:generate", json={"mood": "calm", "duration_minutes": 2000},
                           headers=alice, timeout=5)
-        expect(page.locator("#calls tr.refused")).to_have_count(10)
+        expect(page.locator('#calls tr.refused td.identity[title^="projector"]')).to_have_count(10)
         page.screenshot(path=tmp_path / "live-1280x720.png")
         rows = page.locator("#calls tr")
         visible = rows.evaluate_all("rows => rows.filter(r => r.getBoundingClientRect().bottom <= innerHeight).length")

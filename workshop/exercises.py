@@ -241,7 +241,7 @@ def three_steps(seen: Seen) -> Result:
            "    for now in stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist_id), metadata=key, timeout=1):\n"
            "        print(now.position, 'of', now.of, now.track.title)",
            "The loop ends with a grpc.RpcError whose code() is DEADLINE_EXCEEDED. Stopping a stream by hand "
-           "counts too: `python -m clients.grpc play PLAYLIST_ID`, then Ctrl-C before the end."),
+           "counts too: `.venv/bin/python -m clients.grpc play PLAYLIST_ID`, then Ctrl-C before the end."),
           solution="py")
 def stream_deadline(seen: Seen) -> Result:
     stopped = Need(lambda c: c["outcome"] in ("deadline_exceeded", "cancelled"),
@@ -395,7 +395,7 @@ NOT_FOUND = re.compile(r"no playlist with id '([^']+)'")
            "GET /v1/playlists/THAT_ID. bob must own no playlist himself: the journal records who called, not "
            "which playlist a call read, so only a read by a user who owns none is surely someone else's.",
            "Then Ctrl-C, plain `make serve`, and both steps again: 404, the same answer as for an id that does "
-           "not exist, so ids cannot even be probed. (`python -m clients.attacks bola` shows this attack on all "
+           "not exist, so ids cannot even be probed. (`.venv/bin/python -m clients.attacks bola` shows this attack on all "
            "three protocols, but deletes alice's playlist afterwards: this check needs the playlist still there "
            "to see whose it was, so make these calls yourself.)"))
 def bola(seen: Seen) -> Result:
@@ -442,8 +442,8 @@ def bola(seen: Seen) -> Result:
            "(users, alice, password). With the lockout on, failure 5 locks alice for 1 s, the next for 2 s, "
            "then 4 s; the lock is checked before the password, so the right password gets 429 too.",
            "Keep to a few guesses: after 20 failures in all, the whole address is locked, and everyone calling "
-           "from this machine waits. `python -m workshop reset` clears the counters between groups. "
-           "`python -m clients.attacks brute_force` runs this attack for you, over the three protocols in turn."))
+           "from this machine waits. `.venv/bin/python -m workshop reset` clears the counters between groups. "
+           "`.venv/bin/python -m clients.attacks brute_force` runs this attack for you, over the three protocols in turn."))
 def brute_force(seen: Seen) -> Result:
     failures, success = 0, None
     # Count the failed logins with the lockout off, until a password gets through after enough of them.
@@ -482,7 +482,7 @@ RATE_IN_REASON = re.compile(r"rate limit of (\S+) exceeded")
            "Send more than twice the limit: the limiter counts in fixed windows (each minute from :00), and a "
            "flood that straddles two windows needs that many to overflow one.",
            "A 429 carries Retry-After and RateLimit-* headers (curl -i shows them). On the live view, the "
-           "'calls in the last 10 s' bars turn red. `python -m clients.attacks flood` runs this attack for you, "
+           "'calls in the last 10 s' bars turn red. `.venv/bin/python -m clients.attacks flood` runs this attack for you, "
            "as bob, over the three protocols in turn."))
 def flood(seen: Seen) -> Result:
     refusals = [c for c in seen.calls if not off(c, "ratelimit") and c["outcome"] == "rate_limited"
@@ -532,7 +532,7 @@ NAMING = ("create_playlist", "update_playlist", "generate_playlist")
            "With the scanner on, the 400 names the kind of data it found, never the data itself: an error "
            "message must not echo a secret back.",
            "With the scanner on, read the stored playlist back: its name comes out as [withheld: sensitive data]. "
-           "The scanner checks answers too, for what slipped in while it was off. `python -m clients.attacks "
+           "The scanner checks answers too, for what slipped in while it was off. `.venv/bin/python -m clients.attacks "
            "sensitive_data` runs this attack for you, with a card number, an e-mail address and a token."))
 def sensitive_data(seen: Seen) -> Result:
     # When each playlist whose name holds sensitive data was created or last changed, to the second.

@@ -8,13 +8,14 @@ secret the next group has been handed; so nothing here touches it.
 from pathlib import Path
 
 from core.config import Settings
+from core.limits import SharedCounter
 from core.storage import Database
 
 from .journal import JOURNAL
 from .progress import FILE
 
 # The tables a group's calls write to. Not users, tracks or moods: setup wrote those.
-GROUP_TABLES = ("playlist_tracks", "playlists", "rate_counters", "auth_failures")
+GROUP_TABLES = ("playlist_tracks", "playlists", "auth_failures")
 
 
 def reset(settings: Settings) -> dict:
@@ -23,6 +24,8 @@ def reset(settings: Settings) -> dict:
     with Database(settings.database).write() as conn:
         for table in GROUP_TABLES:  # playlist_tracks first: its rows point at playlists
             gone[table] = conn.execute(f"DELETE FROM {table}").rowcount
+    # Zeroed, not removed: every running server has the counters' file mapped in memory.
+    gone["rate_counters"] = SharedCounter.beside(settings.database).clear()
     for name in (JOURNAL, JOURNAL + ".1", FILE):
         gone[name] = _remove(settings.home / name)
     return gone

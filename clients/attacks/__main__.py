@@ -13,7 +13,7 @@ from .common import WIDTH, Targets, parser, preflight
 
 
 def main(argv=None) -> int:
-    p = parser("python -m clients.attacks", __doc__.splitlines()[0].split(": ", 1)[1])
+    p = parser(".venv/bin/python -m clients.attacks", __doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("attack", choices=[*ORDER, "all"], help="which attack to run, or all of them")
     args = p.parse_args(argv)
     targets = Targets(args.rest, args.soap, args.grpc)
