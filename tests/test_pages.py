@@ -18,7 +18,7 @@ from screen import pages
 from screen import create_app
 
 from .conftest import TEST_ENV
-from .servers import Server
+from .servers import ROOT, Server
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 WSDL_NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/"}
@@ -90,6 +90,18 @@ def test_rest_docs_use_the_packaged_swagger_ui_and_list_the_four_schemes(client)
         assert f'id="scheme-{scheme}"' in page
     bundle = client.get("/docs/rest/swagger-ui/swagger-ui-bundle.js")
     assert bundle.status_code == 200 and "javascript" in bundle.mimetype and b"SwaggerUIBundle" in bundle.data
+
+
+def test_the_openapi_document_groups_operations_by_tag_with_examples_from_the_catalog(client):
+    document = client.get("/openapi.json").get_json()
+    assert [tag["name"] for tag in document["tags"]] == ["catalog", "playlists", "account", "token"]
+    operations = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)]
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in ("catalog", "playlists", "account", "token") for op in operations)
+    track = document["paths"]["/v1/tracks/{track_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    catalog = {t["id"]: t for t in json.loads((ROOT / "core" / "catalog.json").read_text())["tracks"]}
+    assert track["example"] == catalog[track["example"]["id"]]   # a real track, as served
+    create = document["paths"]["/v1/playlists"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    assert set(create["track_ids"]) <= set(catalog)
 
 
 def test_swagger_ui_files_cannot_reach_outside_their_folder(client):
