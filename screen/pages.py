@@ -146,11 +146,20 @@ def docs_grpc():
     files = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file
     # --include_imports puts google/protobuf/*.proto in the set too; document only ours.
     ours = [proto_file(f) for f in files if not f.package.startswith("google.")]
-    return render_template("docs_grpc.html", files=ours, address=grpc_address())
+    return render_template("docs_grpc.html", files=ours, address=grpc_address(), kinds=KIND_MEANINGS)
 
 
 RPC_KINDS = {(False, False): "unary", (False, True): "server streaming", (True, False): "client streaming",
              (True, True): "bidirectional streaming"}
+# What each kind means on the wire: every RPC is one HTTP/2 stream, whatever its kind.
+KIND_MEANINGS = {
+    "unary": "one request message, one response message: the shape of a REST or SOAP call.",
+    "server streaming": "one request, then as many response messages as the server sends, each when it is "
+                        "ready, until the status in the trailers ends the call.",
+    "client streaming": "as many request messages as the client sends, then one response.",
+    "bidirectional streaming": "both sides send messages when they like, on the same HTTP/2 stream, each "
+                               "independent of the other, until both are done.",
+}
 # SourceCodeInfo finds a comment by a path of field numbers of descriptor.proto: (4, 2) is the
 # file's message_type[2], (4, 2, 2, 0) that message's field[0], (6, 0, 2, 5) service 0's method[5].
 SYNTAX, MESSAGE, ENUM, SERVICE = 12, 4, 5, 6
@@ -201,7 +210,7 @@ def proto_file(file: descriptor_pb2.FileDescriptorProto) -> dict:
         if entry:
             field["label"], field["type"] = "", f"map<{field_type(entry.field[0])}, {field_type(entry.field[1])}>"
     services = [{"name": f"{file.package}.{service.name}", "comment": comment(SERVICE, i),
-                 "methods": [{"name": m.name, "input": m.input_type.lstrip("."), "output": m.output_type.lstrip("."),
+                 "methods": [{"name": m.name, "path": f"/{file.package}.{service.name}/{m.name}", "input": m.input_type.lstrip("."), "output": m.output_type.lstrip("."),
                               "kind": RPC_KINDS[m.client_streaming, m.server_streaming],
                               "client_streaming": m.client_streaming, "server_streaming": m.server_streaming,
                               "comment": comment(SERVICE, i, METHOD, j)} for j, m in enumerate(service.method)]}

@@ -142,11 +142,27 @@ def test_grpc_docs_show_every_rpc_with_its_kind_and_every_comment(client):
         for method in service.method:
             kind = pages.RPC_KINDS[method.client_streaming, method.server_streaming]
             assert f'id="{ours.package}.{service.name}.{method.name}" data-kind="{kind}"' in page
+            assert f'<code class="path">/{ours.package}.{service.name}/{method.name}</code>' in page
+            assert f'href="#{ours.package}.{service.name}.{method.name}"' in page   # in the contents
     for message in ours.message_type:
         assert f'id="{ours.package}.{message.name}"' in page
     comments = [" ".join(location.trailing_comments.split()) for location in ours.source_code_info.location
                 if location.trailing_comments.strip()]
     assert comments and all(comment in page for comment in comments)
+    assert all(f'id="kind-{kind.replace(" ", "-")}"' in page for kind in pages.RPC_KINDS.values())
+
+
+def test_every_comment_of_the_proto_reaches_the_descriptor_set():
+    """protoc keeps a comment only where it attaches to something: a trailing comment's second
+    line before a closing brace, say, is dropped without a word."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(pages.DESCRIPTOR_SET.read_bytes()).file
+    kept = " ".join(" ".join([location.leading_comments, location.trailing_comments,
+                              *location.leading_detached_comments])
+                    for file in files for location in file.source_code_info.location)
+    kept = " ".join(kept.split())
+    written = [" ".join(line.split("//", 1)[1].split()) for line in pages.PROTO.read_text().splitlines()
+               if "//" in line]
+    assert [comment for comment in written if comment not in kept] == []
 
 
 def test_grpc_docs_read_enums_maps_and_nested_messages(tmp_path):
