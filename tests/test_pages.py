@@ -436,3 +436,18 @@ def test_a_stopping_server_ends_its_streams_at_once_saying_so(home):
     stopped = time.monotonic() - started
     # Held by the stream, the server would stop only at gunicorn's graceful timeout (10 s).
     assert told < 2 and stopped < 5, f"told after {told:.1f} s, stopped after {stopped:.1f} s"
+
+
+def test_soap_docs_give_every_operation_a_sample_envelope_the_schema_accepts(client, soap_server, credentials):
+    page = etree.HTML(client.get("/docs/soap").get_data())
+    operations = page.xpath('//article[@class="operation"]')
+    assert operations and all(op.xpath('.//a[@class="back"][@href="#contents"]') for op in operations)
+    for operation in operations:
+        name = operation.get("id").removeprefix("op-")
+        sample = operation.xpath('.//details[@class="sample"]/pre/text()')[0]
+        envelope = sample.replace("<tns:ApiKey>…</tns:ApiKey>",
+                                  f"<tns:ApiKey>{credentials['users']['alice']['api_key']}</tns:ApiKey>")
+        answer = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=envelope.encode(), timeout=5,
+                               headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{name}"'})
+        fault = etree.fromstring(answer.content).findtext(".//faultcode") or ""
+        assert answer.status_code == 200 or fault.endswith(("NotFound", "Conflict")), (name, answer.text)
