@@ -153,9 +153,12 @@ def redacted(exchanges: dict, secrets: list) -> dict:
     return exchanges
 
 
-def clip(text: str, limit: int = MAX_LINES) -> list[str]:
-    lines = text.rstrip("\n").split("\n")
-    return lines if len(lines) <= limit else lines[:limit] + [f"… ({len(lines) - limit} more lines: see /compare)"]
+def clip(lines: list[str], limit: int = MAX_LINES) -> list[str]:
+    """The start of the request and the end of the answer (where its status and error are), when too long."""
+    if len(lines) <= limit:
+        return lines
+    head, tail = limit - limit // 2, limit // 2
+    return lines[:head] + [f"⋮ ({len(lines) - limit} more lines: see /compare)"] + lines[-tail:]
 
 
 def print_side_by_side(title: str, exchanges: dict, out, width: int, summaries: dict | None = None) -> None:
@@ -167,8 +170,9 @@ def print_side_by_side(title: str, exchanges: dict, out, width: int, summaries: 
                                                subsequent_indent=" " * 6)) + "\n")
         out.write("(each whole document: in the page at /compare)\n")
     elif column >= 48:
-        wrapped = {p: [piece for line in clip(e.wire) for piece in (textwrap.wrap(line, column, drop_whitespace=False)
-                                                                     or [""])] for p, e in exchanges.items()}
+        wrapped = {p: clip([piece for line in e.wire.rstrip("\n").split("\n")
+                            for piece in textwrap.wrap(line, column, drop_whitespace=False) or [""]])
+                   for p, e in exchanges.items()}
         out.write(" │ ".join(f"{p:<{column}}" for p in PROTOCOLS).rstrip() + "\n")
         out.write("─┼─".join("─" * column for _ in PROTOCOLS) + "\n")
         for row in range(max(len(w) for w in wrapped.values())):
@@ -177,7 +181,7 @@ def print_side_by_side(title: str, exchanges: dict, out, width: int, summaries: 
     else:
         for protocol in PROTOCOLS:
             out.write(f"\n── {protocol} {'─' * (width - len(protocol) - 5)}\n")
-            out.write("\n".join(clip(exchanges[protocol].wire, 10)) + "\n")   # one under another: the start of each
+            out.write("\n".join(clip(exchanges[protocol].wire.rstrip("\n").split("\n"), 12)) + "\n")
     out.write("\n" + summary(exchanges))
     for exchange in exchanges.values():
         if exchange.note:
