@@ -21,7 +21,7 @@ from lxml import etree
 from markupsafe import Markup
 
 from core import config, events, limits
-from core.config import grpc_address, soap_url
+from core.config import DEFENCES, grpc_address, soap_url
 from serve import lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +35,6 @@ SWAGGER_UI = Path(flask_swagger_ui.__file__).parent / "dist"
 CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 # The comparison page is written by `clients.compare`, self-contained: inline is fine, outside is not.
 COMPARE_CSP = "default-src 'self' 'unsafe-inline' data:; base-uri 'none'; frame-ancestors 'none'"
-
-DEFENCES = {"bola": "ownership checks (BOLA)", "ratelimit": "rate limit", "lockout": "lockout after failed logins",
-            "scan": "sensitive-data scanner"}
 
 pages = Blueprint("pages", __name__, static_folder="static", static_url_path="/assets",
                   template_folder="templates")

@@ -16,9 +16,9 @@ from core import PlaylistService, limits
 from core.config import load_settings
 from screen import pages
 from screen import create_app
+from serve.launch import ROOT, Server
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 WSDL_NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/"}

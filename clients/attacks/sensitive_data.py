@@ -3,9 +3,9 @@ import sys
 
 from .common import load, run_one, say, title, verdict
 
-ATTEMPTS = [("REST", "card number", "4111 1111 1111 1111"),   # passes the Luhn check
-            ("SOAP", "e-mail address", "alice@example.org"),
-            ("gRPC", "key or token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWhlcmU")]
+ATTEMPTS = [("rest", "card number", "4111 1111 1111 1111"),   # passes the Luhn check
+            ("soap", "e-mail address", "alice@example.org"),
+            ("grpc", "key or token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWhlcmU")]
 
 
 def run(targets, args):
@@ -16,7 +16,7 @@ def run(targets, args):
                for protocol, kind, value in ATTEMPTS]
     for _, _, answer in answers:
         if answer.kind == "ok":   # it got in (the scan is switched off): tidy up
-            targets.call("REST", "delete_playlist", alice, show=False, playlist_id=answer.playlist_id())
+            targets.call("rest", "delete_playlist", alice, show=False, playlist_id=answer.playlist_id())
     if any(answer.kind == "rate_limited" for _, _, answer in answers):
         return verdict(False, "refused for another reason", "a limit refused alice's calls", "NOT SHOWN")
     echoed = [value for _, value, answer in answers if value.encode() in answer.raw]
@@ -24,7 +24,7 @@ def run(targets, args):
     say(f"answers that repeat the value sent: {len(echoed)}")
     stopped = not echoed and all(answer.kind == "invalid" and kind in answer.detail for kind, _, answer in answers)
     return verdict(stopped, "the payload scan",
-                   "the shield scans text coming in for card numbers (Luhn), e-mail addresses and key- or "
+                   "the service scans text coming in for card numbers (Luhn), e-mail addresses and key- or "
                    "token-shaped strings; it names the kind and never echoes the value")
 
 
