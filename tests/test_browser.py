@@ -261,6 +261,23 @@ def test_the_live_view_is_readable_on_a_1280x720_projector(browser, base, creden
         context.close()
 
 
+def test_every_tab_and_every_reload_shows_the_same_counters(browser, base, credentials, home):
+    first, second = (browser.new_context(viewport=PROJECTOR).new_page() for _ in range(2))
+    try:
+        first.goto(base + "/live")
+        expect(first.locator("#status")).to_have_attribute("data-state", "live")
+        for _ in range(3):
+            requests.get(base + "/v1/moods", headers={"X-API-Key": credentials["users"]["bob"]["api_key"]}, timeout=5)
+        second.goto(base + "/live")
+        calls = str(len((home / "events.jsonl").read_text().splitlines()))   # what every page must say
+        for page in (first, second, first):
+            expect(page.locator("#total-total")).to_have_attribute("data-count", calls)
+            page.reload()
+    finally:
+        for page in (first, second):
+            page.context.close()
+
+
 def test_the_live_view_resumes_each_stream_unseen(browser, home, credentials):
     """Streams end every STREAM_SECONDS (here 3 s): the page resumes with no visible reconnect."""
     server = Server("rest", home, {**TEST_ENV, "PLAYLISTS_LIVE_STREAM_SECONDS": "3"}, tls=False)
