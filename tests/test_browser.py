@@ -114,6 +114,24 @@ def test_the_comparison_page_shows_the_latest_report(visit, base, home):
         (home / "compare.html").unlink()
 
 
+def test_the_comparison_page_shows_each_exchange_whole_in_large_type_with_the_site_around_it(visit, base, home):
+    from clients import compare
+    long = "\n".join(f"< line {n} of a long answer" for n in range(100))
+    exchanges = {p: compare.Exchange(long, 100, 200, 1.0, "OK") for p in compare.PROTOCOLS}
+    compare.write_html([("search", "Search", exchanges)], home / "compare.html", {})
+    try:
+        visit.context.pages[0].set_viewport_size(PROJECTOR)
+        page = visit.open(base + "/compare", wait_until="networkidle")
+        assert page.locator("header nav a").count() >= 5 and page.locator("main").count() == 1
+        for pane in page.locator("pre").all():
+            assert font_px(pane) >= 16
+            assert pane.evaluate("node => node.scrollHeight <= node.clientHeight")   # no scroll bar of its own
+        expect(page.locator("pre").first).to_contain_text("line 99 of a long answer")
+        visit.assert_clean()
+    finally:
+        (home / "compare.html").unlink()
+
+
 def test_the_rest_docs_document_the_four_security_schemes(visit, base):
     page = visit.open(base + "/docs/rest", wait_until="networkidle")
     page.click("button.authorize")
