@@ -119,9 +119,9 @@ def run(scenario: str, rest: RestClient, rest_tap: Tap, soap: SoapClient, soap_t
 def heavier_headers(exchanges: dict, again: Exchange) -> str:
     """Why gRPC sent more than REST, measured: the same call once more on the same connection."""
     cold, rest = exchanges["gRPC"].sent, exchanges["REST"].sent
-    return (f"gRPC sent more than REST ({cold:,} B vs {rest:,} B): the first call of a method on a connection "
-            f"carries its HTTP/2 headers (:path, :authority, te, user-agent...) in full. HPACK remembers them: "
-            f"the same call again sent {again.sent:,} B.")
+    return (f"gRPC sent more than REST ({cold:,} B vs {rest:,} B): on a cold connection a call's HTTP/2 headers "
+            f"(:path, :authority, te, user-agent, metadata) travel in full; HPACK then refers to them by index, "
+            f"and the same call again, on the now warm connection, sent {again.sent:,} B.")
 
 
 def contracts(exchanges: dict) -> dict:
