@@ -207,7 +207,8 @@ def proto_file(file: descriptor_pb2.FileDescriptorProto) -> dict:
         if entry:
             field["label"], field["type"] = "", f"map<{field_type(entry.field[0])}, {field_type(entry.field[1])}>"
     services = [{"name": f"{file.package}.{service.name}", "comment": comment(SERVICE, i),
-                 "methods": [{"name": m.name, "path": f"/{file.package}.{service.name}/{m.name}", "input": m.input_type.lstrip("."), "output": m.output_type.lstrip("."),
+                 "methods": [{"name": m.name, "path": f"/{file.package}.{service.name}/{m.name}",
+                              "input": m.input_type.lstrip("."), "output": m.output_type.lstrip("."),
                               "kind": RPC_KINDS[m.client_streaming, m.server_streaming],
                               "client_streaming": m.client_streaming, "server_streaming": m.server_streaming,
                               "comment": comment(SERVICE, i, METHOD, j)} for j, m in enumerate(service.method)]}
@@ -280,7 +281,8 @@ STREAM_SECONDS = float(os.environ.get("PLAYLISTS_LIVE_STREAM_SECONDS", "120"))
 @pages.get("/live")
 def live():
     """The live view of every call to the three servers, for projection."""
-    return render_template("live.html", config={"events": "/live/events", "defences": DEFENCES}, outcomes=sorted(events.STOPPED_AT))
+    return render_template("live.html", config={"events": "/live/events", "defences": DEFENCES},
+                           outcomes=sorted(events.STOPPED_AT))
 
 
 @pages.get("/live/events")
@@ -372,7 +374,7 @@ class Hub:
         start = positions.index(after) + 1 if after in positions else max(0, len(kept) - BACKLOG_EVENTS)
         seen = kept[-1][0] if kept else ""
         state = self.state
-        yield "retry: 1000\n\n" + self._state(state) + "".join(server_sent_event(*item) for item in kept[start:])
+        yield self._state(state) + "".join(server_sent_event(*item) for item in kept[start:])
         end = time.monotonic() + STREAM_SECONDS
         while time.monotonic() < end:
             with self.changed:

@@ -102,7 +102,8 @@ function renderState(state) {
     const item = element("span", undefined, `switch ${off === null ? "unknown" : off.length ? "off" : "on"}`);
     item.dataset.protocol = protocol;
     item.append(element("strong", name), " ",
-      off === null ? "no call yet" : off.length ? `OFF: ${off.map((d) => config.defences[d] || d).join(", ")}` : "all on");
+      off === null ? "no call yet"
+        : off.length ? `OFF: ${off.map((d) => config.defences[d] || d).join(", ")}` : "all on");
     item.title = off && off.length ? "switched off for teaching" : "";
     return item;
   }));
