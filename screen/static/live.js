@@ -167,9 +167,12 @@ function connect(after) {
   const status = $("status");
   status.dataset.streams = Number(status.dataset.streams) + 1;
   source = new EventSource(config.events + (after ? `?after=${encodeURIComponent(after)}` : ""));
-  source.onopen = () => setStatus("live", "● live");
   source.onmessage = receive;
-  source.addEventListener("state", (message) => renderState(JSON.parse(message.data)));
+  // An admitted stream starts with the counters (a refused one with `full`): live from then on.
+  source.addEventListener("state", (message) => {
+    if (status.dataset.state !== "live") setStatus("live", "● live");
+    renderState(JSON.parse(message.data));
+  });
   // A stream ends on schedule: resume at once, right after the last call seen. No visible gap.
   source.addEventListener("rollover", () => again(0));
   source.addEventListener("stopped", () => {
