@@ -13,6 +13,7 @@ import os
 import signal
 import ssl
 import sys
+import weakref
 from contextlib import contextmanager, suppress
 
 import gevent
@@ -48,19 +49,22 @@ class Worker(GeventWorker):
         super().handle(listener, client, addr)
 
     def init_process(self):
-        self.waiting = set()   # the greenlets waiting for a connection's next request
+        self.waiting = set()              # greenlets waiting for their connection's next request
+        self.served = weakref.WeakSet()   # greenlets whose connection has had a request already
         super().init_process()
 
     @contextmanager
     def timeout_ctx(self):
-        """Wait for a connection's next request `keepalive` seconds; once stopping, not at all."""
-        waiting = gevent.getcurrent()
-        self.waiting.add(waiting)
+        """Wait `keepalive` seconds for a connection's next request; once stopping, one that has
+        had its answers waits no more."""
+        connection = gevent.getcurrent()
+        self.waiting.add(connection)
         try:
-            with gevent.Timeout(self.cfg.keepalive if self.alive else 0, False):
+            with gevent.Timeout(0 if connection in self.served and not self.alive else self.cfg.keepalive, False):
                 yield
         finally:
-            self.waiting.discard(waiting)
+            self.waiting.discard(connection)
+            self.served.add(connection)
 
     def handle_exit(self, sig, frame):
         """SIGTERM: finish the calls under way, but hold nothing that merely waits. Long responses
@@ -68,8 +72,10 @@ class Worker(GeventWorker):
         open for its next request) close, rather than hold the shutdown for seconds."""
         lifecycle.STOPPING.set()
         super().handle_exit(sig, frame)
-        for waiting in list(self.waiting):
-            waiting.kill(block=False)
+        # A first request may still be arriving within its wait: only the connections between
+        # requests, which have had their answers, are closed.
+        for connection in self.waiting & set(self.served):
+            connection.kill(block=False)
 
 
 def _handshake_later(config, default_context):
