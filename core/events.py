@@ -52,6 +52,7 @@ class CallEvent:
     client: str = ""       # the User-Agent or its equivalent, as the client sent it
     source: str = ""       # the caller's address, as the server saw it
     at: float = field(default_factory=time.time)
+    claimed: str = ""      # the user name a refused login claimed (Basic, UsernameToken): lockouts count by it
 
     @property
     def stopped_at(self) -> int:
@@ -67,12 +68,13 @@ class CallEvent:
 
 def call_event(protocol: str, operation: str, identity: Identity | None, outcome: str, status: str,
                bytes_in: int, bytes_out: int, started: float, reason: str = "", client: str = "",
-               source: str = "") -> CallEvent:
+               source: str = "", claimed: str = "") -> CallEvent:
     """The event of a call an adapter has answered: `identity` is None when no one was
-    authenticated, `started` the time.perf_counter() of the call's arrival."""
+    authenticated, `started` the time.perf_counter() of the call's arrival, `claimed` the user
+    name its credential claimed (kept only when the login failed)."""
     return CallEvent(protocol, operation, identity.user if identity else "", identity.method if identity else "",
                      outcome, status, bytes_in, bytes_out, (time.perf_counter() - started) * 1000, reason, client,
-                     source)
+                     source, claimed=claimed if identity is None else "")
 
 
 class _Journal:

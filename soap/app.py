@@ -96,6 +96,8 @@ def note_call(ctx) -> None:
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
     if ctx.udc is not None:
         call.identity = ctx.udc.identity
+    else:
+        call.claimed = getattr(credential_from_envelope(ctx), "username", "")
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes

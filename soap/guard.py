@@ -53,6 +53,7 @@ class Call:
     outcome: str = "ok"
     status: str = "200"
     reason: str = ""
+    claimed: str = ""
 
 
 class Refused(Exception):
@@ -143,7 +144,8 @@ class Guard:
         start_response(status, [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(answer))),
                                 NO_SNIFFING, *headers])
         record(call_event("soap", call.operation, call.identity, call.outcome, call.status, call.bytes_in, len(answer),
-                          started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
+                          started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", ""),
+                          call.claimed))
         return [answer]
 
     def counted(self, refusal: Refused, environ) -> Refused:
