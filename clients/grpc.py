@@ -1,4 +1,4 @@
-"""`python -m clients.grpc`: the gRPC API from the command line, with the generated stubs.
+"""`.venv/bin/python -m clients.grpc`: the gRPC API from the command line, with the generated stubs.
 
 Each function is one RPC, named as in the proto (and, in snake_case, as in the core and
 REST); copy any of them into your own program. Credentials travel as call metadata.
@@ -46,7 +46,8 @@ class GrpcClient:
             self.channel = grpc.secure_channel(target, credentials,
                                                options=[("grpc.ssl_target_name_override", "localhost")])
         else:
-            self.channel = grpc.insecure_channel(target)
+            # Through the relay, :authority still names the server the call is for, not the relay.
+            self.channel = grpc.insecure_channel(target, options=[("grpc.default_authority", address)] if relay else [])
         self.stub = playlist_pb2_grpc.PlaylistsStub(self.channel)
 
     def who_am_i(self):

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class CallEvent:
     source: str = ""       # the caller's address, as the server saw it
     unsafe: str = ""       # the defences that were off for this caller: "bola,ratelimit"
     at: float = field(default_factory=time.time)
+    claimed: str = ""      # the user name a refused login claimed (Basic, UsernameToken): lockouts count by it
 
     @property
     def stopped_at(self) -> int:
@@ -69,14 +71,16 @@ class CallEvent:
 
 def call_event(protocol: str, operation: str, identity: Identity | None, outcome: str, status: str,
                bytes_in: int, bytes_out: int, started: float, reason: str = "", client: str = "",
-               source: str = "") -> CallEvent:
+               source: str = "", claimed: str = "") -> CallEvent:
     """The event of a call an adapter has answered: `identity` is None when no one was
-    authenticated, `started` the time.perf_counter() of the call's arrival."""
+    authenticated, `started` the time.perf_counter() of the call's arrival, `claimed` the user
+    name its credential claimed (kept only when the login failed)."""
     user = identity.user if identity else ""
     # Marked now, as the call is answered: a seat may switch a defence back on a moment later.
     unsafe = _Journal.defences.switched_off(user) if _Journal.defences else _Journal.unsafe
     return CallEvent(protocol, operation, user, identity.method if identity else "", outcome, status, bytes_in,
-                     bytes_out, (time.perf_counter() - started) * 1000, reason, client, source, unsafe)
+                     bytes_out, (time.perf_counter() - started) * 1000, reason, client, source, unsafe=unsafe,
+                     claimed=claimed if identity is None else "")
 
 
 class _Journal:
@@ -85,9 +89,28 @@ class _Journal:
     defences: Defences | None = None    # class mode: each seat's own switches
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every message is one line, as written: a control character in a value a caller chose
+    (a newline that would forge a log line of its own, an escape sequence that would repaint
+    the terminal) is written as its escape. A traceback, which follows, keeps its lines."""
+
+    def formatMessage(self, record):
+        record.message = escaped(record.message)
+        return super().formatMessage(record)
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escaped(text: str) -> str:
+    return CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
 def configure(settings) -> None:
     """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     _Journal.path = settings.home / JOURNAL
     if settings.classroom:
         _Journal.defences = Defences(Database(settings.database), settings)

@@ -1,4 +1,4 @@
-"""`python -m core.setup`: create $PLAYLISTS_HOME. Safe to run twice: what exists is kept.
+"""`.venv/bin/python -m core.setup`: create $PLAYLISTS_HOME. Safe to run twice: what exists is kept.
 
 It holds the SQLite database with the catalog, the demo users and their freshly generated
 secrets (credentials.json; the database keeps only hashes), the signing keys, and a demo
@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from cryptography import x509
@@ -83,7 +84,15 @@ def _certificate(subject: str, key, issuer_name, issuer_key, *, ca=False, server
                .serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=5))
                .not_valid_after(now + datetime.timedelta(days=825))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               # Python 3.13 verifies strictly (VERIFY_X509_STRICT, RFC 5280): key identifiers and key usage.
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key((issuer_key or key).public_key()),
+                              critical=False)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca,
+                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, encipher_only=False, decipher_only=False),
+                              critical=True))
     if server:
         # Some clients check the DNS name, others the IP address: name both.
         builder = builder.add_extension(x509.SubjectAlternativeName(_server_names(host)), critical=False)
@@ -115,6 +124,15 @@ def _names(path: Path, host: str) -> bool:
     return all(name in san for name in _server_names(host))
 
 
+def _strict(pem: bytes) -> bool:
+    """Whether the CA was made with the key identifiers strict verification needs (else make all anew)."""
+    try:
+        x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        return True
+    except x509.ExtensionNotFound:
+        return False
+
+
 def _save(folder: Path, name: str, cert, key) -> None:
     (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (folder / f"{name}.key").unlink(missing_ok=True)
@@ -127,6 +145,8 @@ def make_certificates(folder: Path, users=DEMO_USERS, host: str = "") -> None:
 
     What exists is kept, so that certificates already handed out stay valid; only a server
     certificate that does not name `host` is made again (by the same CA)."""
+    if (folder / "ca.pem").exists() and not _strict((folder / "ca.pem").read_bytes()):
+        shutil.rmtree(folder)   # made before Python 3.13's strict checks: make them anew
     folder.mkdir(mode=0o700, exist_ok=True)
     if (folder / "ca.pem").exists():
         ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
