@@ -13,7 +13,7 @@ DEV     := $(VENV)/.dev-$(PYTHON_VERSION)
 TESTS   ?= tests
 export PLAYLISTS_HOME ?= $(CURDIR)/.demo
 
-.PHONY: help setup demo serve test wsdl attacks bench soak interop clean
+.PHONY: help setup demo serve class test wsdl attacks bench soak interop clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ demo: setup  ## start the servers, run the side-by-side tour, stop them
 
 serve: setup  ## the three servers in the foreground, one log stream (Ctrl-C stops all)
 	$(PY) -m serve
+
+SEATS ?= 24
+class: setup  ## one server for a room, a sandbox per seat: make class SEATS=24 (README: "Running it for a class")
+	$(PY) -m serve --class $(SEATS)
 
 # The outside clients of the interop tests (node's soap, @grpc/grpc-js, buf), pinned by the
 # lockfile in interop/. Without npm those tests skip and say how to install it.

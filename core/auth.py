@@ -15,6 +15,7 @@ import jwt
 
 from . import limits
 from .config import is_loopback
+from .defences import Defences
 from .errors import Forbidden, RateLimited, Unauthenticated
 
 READ = "playlists:read"
@@ -135,6 +136,7 @@ class Authenticator:
         self.db = db
         self.signing_key = signing_key
         self.settings = settings
+        self.defences = Defences(db, settings)
         self.counter = limits.SharedCounter.beside(db.path)
 
     def authenticate(self, credential, source: str) -> Identity:
@@ -152,7 +154,7 @@ class Authenticator:
             raise Unauthenticated(BAD_CREDENTIALS)
         if claimed:
             self.record_success(claimed, source, counted)
-        self.limit(f"user:{identity.user}")
+        self.limit(f"user:{identity.user}", identity.user)
         return identity
 
     def _verify(self, credential) -> Identity | None:
@@ -202,8 +204,9 @@ class Authenticator:
 
     # --- floods and guessing --------------------------------------------------------------
 
-    def limit(self, key: str) -> None:
-        if "ratelimit" in self.settings.unsafe:
+    def limit(self, key: str, user: str = "") -> None:
+        """Count a call against `key`'s budget; `user` is the caller, when known, whose defences apply."""
+        if self.defences.off("ratelimit", user):
             return
         calls, window = self.settings.rate()
         wait = self.counter.hit(key, calls, window)
@@ -221,13 +224,16 @@ class Authenticator:
         """Refuse a password attempt while one of its counters is locked; otherwise count it
         as failed until the password proves right. Both in one write transaction, so that
         parallel guesses cannot all pass the check before any of them is counted."""
-        if "lockout" in self.settings.unsafe:
+        if self.defences.off("lockout", user):
             return []
         here, now = known_key(user, source), time.time()
         with self.db.write() as conn:
             rows = {row["key"]: row for row in conn.execute("SELECT * FROM auth_failures WHERE key IN (?, ?, ?)",
                                                             (here, f"user:{user}", f"source:{source}"))}
             counters = ([(here, limits.LOCKOUT_AFTER_FAILURES)] if here in rows else
+                        # In class mode the whole room may share one address: a seat's user is
+                        # counted as herself only, and the address counts the names of no one.
+                        [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES)] if self.defences.seated(user) else
                         [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES),
                          (f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)])
             for key, _ in counters:

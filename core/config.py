@@ -14,6 +14,7 @@ UNITS = {"second": 1, "minute": 60, "hour": 3600}
 # Each with the words the live view and the exercises' hints use for it.
 DEFENCES = {"bola": "the ownership check (BOLA)", "ratelimit": "the rate limit",
             "lockout": "the lockout after failed logins", "scan": "the sensitive-data scanner"}
+TRAINER = "trainer.json"
 # The default addresses. PLAYLISTS_HOST and PLAYLISTS_<NAME>_PORT move the
 # servers, the pages, the WSDL, `make demo|serve|attacks` and the workshop's texts together; a
 # server's --host, --port and --tls-port flags win. The clients read the same variables
@@ -38,6 +39,11 @@ class Settings:
     @property
     def credentials(self) -> Path:
         return self.home / "credentials.json"
+
+    @property
+    def classroom(self) -> bool:
+        """Class mode: a home prepared for a room (core/classroom.py) holds the trainer's key."""
+        return (self.home / TRAINER).exists()
 
     @property
     def keys(self) -> Path:
@@ -123,7 +129,10 @@ def moved(text: str, environ=os.environ) -> str:
 
 
 def check_unsafe_allowed(settings: Settings, hosts) -> None:
-    """Refuse to switch a defence off on anything but loopback."""
+    """Refuse to switch a defence off on anything but loopback, or for a whole class at once."""
+    if settings.classroom and settings.unsafe:
+        raise SystemExit("PLAYLISTS_UNSAFE is refused in class mode: each seat switches its own defences "
+                         "(PUT /v1/workshop/defences/NAME)")
     loopback = {"127.0.0.1", "::1", "localhost"}
     if settings.unsafe and not set(hosts) <= loopback:
         raise SystemExit("PLAYLISTS_UNSAFE is only allowed when every listener binds loopback")

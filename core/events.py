@@ -21,6 +21,8 @@ from pathlib import Path
 import orjson
 
 from .auth import Identity
+from .defences import Defences
+from .storage import Database
 
 log = logging.getLogger("calls")
 JOURNAL = "events.jsonl"
@@ -51,6 +53,7 @@ class CallEvent:
     reason: str = ""       # why it was refused, never a secret
     client: str = ""       # the User-Agent or its equivalent, as the client sent it
     source: str = ""       # the caller's address, as the server saw it
+    unsafe: str = ""       # the defences that were off for this caller: "bola,ratelimit"
     at: float = field(default_factory=time.time)
     claimed: str = ""      # the user name a refused login claimed (Basic, UsernameToken): lockouts count by it
 
@@ -72,14 +75,18 @@ def call_event(protocol: str, operation: str, identity: Identity | None, outcome
     """The event of a call an adapter has answered: `identity` is None when no one was
     authenticated, `started` the time.perf_counter() of the call's arrival, `claimed` the user
     name its credential claimed (kept only when the login failed)."""
-    return CallEvent(protocol, operation, identity.user if identity else "", identity.method if identity else "",
-                     outcome, status, bytes_in, bytes_out, (time.perf_counter() - started) * 1000, reason, client,
-                     source, claimed=claimed if identity is None else "")
+    user = identity.user if identity else ""
+    # Marked now, as the call is answered: a seat may switch a defence back on a moment later.
+    unsafe = _Journal.defences.switched_off(user) if _Journal.defences else _Journal.unsafe
+    return CallEvent(protocol, operation, user, identity.method if identity else "", outcome, status, bytes_in,
+                     bytes_out, (time.perf_counter() - started) * 1000, reason, client, source, unsafe=unsafe,
+                     claimed=claimed if identity is None else "")
 
 
 class _Journal:
     path: Path | None = None
     unsafe: str = ""
+    defences: Defences | None = None    # class mode: each seat's own switches
 
 
 class OneLineFormatter(logging.Formatter):
@@ -105,6 +112,8 @@ def configure(settings) -> None:
     handler.setFormatter(OneLineFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     _Journal.path = settings.home / JOURNAL
+    if settings.classroom:
+        _Journal.defences = Defences(Database(settings.database), settings)
     if settings.unsafe:
         _Journal.unsafe = ",".join(sorted(settings.unsafe))
         log.warning("UNSAFE: defences switched off for teaching: %s", _Journal.unsafe)
@@ -123,12 +132,12 @@ def _log(event: CallEvent) -> None:
     log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s%s", event.protocol, event.operation, who,
              event.status, event.bytes_in, event.bytes_out, event.ms, event.steps,
              f"  ({event.reason})" if event.reason else "",
-             f"  [UNSAFE: {_Journal.unsafe} off]" if _Journal.unsafe else "")
+             f"  [UNSAFE: {event.unsafe} off]" if event.unsafe else "")
 
 
 def _line(event: CallEvent) -> bytes:
     # vars(), not asdict(): the event is flat, and asdict deep-copies every field (15 µs a call).
-    return orjson.dumps({**vars(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe}) + b"\n"
+    return orjson.dumps({**vars(event), "stopped_at": event.stopped_at}) + b"\n"
 
 
 class Writer:

@@ -52,3 +52,29 @@ CREATE TABLE IF NOT EXISTS auth_failures (
     failures     INTEGER NOT NULL,
     locked_until REAL NOT NULL
 );
+
+-- Class mode (core/classroom.py): one server for a room, a sandbox of two users per seat.
+CREATE TABLE IF NOT EXISTS seats (
+    seat      TEXT PRIMARY KEY,              -- 'seat01'
+    code_hash TEXT NOT NULL UNIQUE           -- SHA-256 of the code printed on the seat's card
+);
+
+CREATE TABLE IF NOT EXISTS seat_users (
+    name TEXT PRIMARY KEY REFERENCES users (name),
+    seat TEXT NOT NULL REFERENCES seats (seat)
+);
+
+CREATE TABLE IF NOT EXISTS seat_defences (   -- one row per defence a seat switched off for itself
+    seat    TEXT NOT NULL REFERENCES seats (seat),
+    defence TEXT NOT NULL,
+    PRIMARY KEY (seat, defence)
+);
+
+CREATE TABLE IF NOT EXISTS seat_progress (   -- what $PLAYLISTS_HOME/workshop.json holds, per seat
+    seat       TEXT NOT NULL REFERENCES seats (seat),
+    exercise   INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    hints      INTEGER NOT NULL,
+    solved_at  REAL,
+    PRIMARY KEY (seat, exercise)
+);

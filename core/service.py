@@ -64,6 +64,7 @@ class PlaylistService:
         keys = self.settings.keys
         self.auth = Authenticator(self.db, (keys / "token-signing.key").read_bytes(), self.settings)
         self._page_key = (keys / "page-token.key").read_bytes()
+        self.defences = self.auth.defences
         with self.db.read() as conn:
             self.moods = [Mood(r["name"], r["description"])
                           for r in conn.execute("SELECT * FROM moods ORDER BY position")]
@@ -93,7 +94,7 @@ class PlaylistService:
         if user is None:
             self.auth.limit(f"source:{source}")
             raise OAuthError("invalid_client", "unknown client or wrong secret")
-        self.auth.limit(f"user:{user}")   # a flood of token requests spends the same budget as calls
+        self.auth.limit(f"user:{user}", user)   # a flood of token requests spends the same budget as calls
         return {"access_token": self.auth.issue_token(user, requested), "token_type": "Bearer",
                 "expires_in": self.settings.token_seconds, "scope": " ".join(requested)}
 
@@ -113,7 +114,7 @@ class PlaylistService:
         if era and era.lower() not in {e.lower() for e in self.eras}:
             raise invalid("era", f"must be one of {', '.join(self.eras)}")
         for name, value in (("composer", composer), ("text", text)):
-            self._check_text(name, value, required=False, limit=limits.MAX_QUERY_LENGTH)
+            self._check_text(identity, name, value, required=False, limit=limits.MAX_QUERY_LENGTH)
         size = pagination.page_size(page_size)
         query = {"mood": mood, "composer": composer, "era": era, "text": text}
         offset = pagination.decode(self._page_key, page_token, query)
@@ -143,7 +144,7 @@ class PlaylistService:
 
     def create_playlist(self, identity: Identity, name: str, mood: str = "", track_ids=()) -> Playlist:
         identity.require(WRITE)
-        name = self._check_text("name", name)
+        name = self._check_text(identity, "name", name)
         self._check_mood("mood", mood)
         self._check_track_ids(track_ids)
         return self._insert(identity, name, mood, list(track_ids))
@@ -155,7 +156,7 @@ class PlaylistService:
         self._check_mood("mood", mood)
         if not 1 <= duration_minutes <= limits.MAX_GENERATE_MINUTES:
             raise invalid("duration_minutes", f"must be an integer between 1 and {limits.MAX_GENERATE_MINUTES}")
-        name = self._check_text("name", name or f"{mood.capitalize()}, {duration_minutes} minutes")
+        name = self._check_text(identity, "name", name or f"{mood.capitalize()}, {duration_minutes} minutes")
         with self.db.connection() as conn:
             rows = conn.execute("SELECT id, duration_seconds FROM tracks WHERE EXISTS "
                                 "(SELECT 1 FROM json_each(moods) WHERE value = ?)", (mood,)).fetchall()
@@ -191,7 +192,7 @@ class PlaylistService:
         if expected_version is None:
             raise VersionRequired("send the version you read, so that a change made since is not overwritten")
         if name is not None:
-            name = self._check_text("name", name)
+            name = self._check_text(identity, "name", name)
         if mood is not None:
             self._check_mood("mood", mood)
         if track_ids is not None:
@@ -276,7 +277,8 @@ class PlaylistService:
 
     # --- rules shared by the operations ---------------------------------------------------
 
-    def _check_text(self, field: str, value: str, required: bool = True, limit: int = limits.MAX_NAME_LENGTH) -> str:
+    def _check_text(self, identity: Identity, field: str, value: str, required: bool = True,
+                    limit: int = limits.MAX_NAME_LENGTH) -> str:
         """Trimmed text within its limit, with no control characters and no sensitive data."""
         value = (value or "").strip()
         if required and not value:
@@ -285,15 +287,15 @@ class PlaylistService:
             raise invalid(field, f"must be at most {limit} characters")
         if CONTROL_CHARACTERS.search(value):
             raise invalid(field, "must not contain control characters")
-        kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
+        kind = None if self.defences.off("scan", identity.user) else sensitive_kind(value)
         if kind:
             raise invalid(field, f"looks like sensitive data ({kind}), which is not stored here")
         return value
 
-    def _outgoing(self, field: str, value: str) -> str:
+    def _outgoing(self, identity: Identity, field: str, value: str) -> str:
         """The scan's second half: text leaving the service is scanned too. A leak (data
         stored while the scan was switched off, say) is withheld and logged, not sent."""
-        kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
+        kind = None if self.defences.off("scan", identity.user) else sensitive_kind(value)
         if kind:
             log.warning("withheld a %s in an outgoing %s", kind, field)
             return WITHHELD
@@ -346,16 +348,16 @@ class PlaylistService:
     def _load(self, conn, identity: Identity, playlist_id: str) -> Playlist:
         """One playlist of the caller's. Another user's is 'not found', exactly like a missing one."""
         _check_id("playlist_id", playlist_id)
-        owner_check = "" if "bola" in self.settings.unsafe else " AND owner = :owner"
+        owners = self.defences.readable_owners(identity.user)
         # One statement, so one snapshot, however many tracks: the playlist's row with its tracks
         # as [[position, track_id], ...] (an aggregate keeps no order: sorted here).
         row = conn.execute("SELECT *, (SELECT json_group_array(json_array(position, track_id)) FROM playlist_tracks"
-                           f" WHERE playlist_id = :id) AS tracks FROM playlists WHERE id = :id{owner_check}",
-                           {"id": playlist_id, "owner": identity.user}).fetchone()
-        if row is None:
+                           " WHERE playlist_id = :id) AS tracks FROM playlists WHERE id = :id",
+                           {"id": playlist_id}).fetchone()
+        if row is None or (owners is not None and row["owner"] not in owners):
             raise NotFound(f"no playlist with id {_quoted(playlist_id)}")
         tracks = [self.tracks[track_id] for _, track_id in sorted(json.loads(row["tracks"]))]
-        return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing("name", row["name"]),
+        return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing(identity, "name", row["name"]),
                         mood=row["mood"], tracks=tracks, total_duration_seconds=sum(t.duration_seconds for t in tracks),
                         version=row["version"], created_at=row["created_at"], updated_at=row["updated_at"])
 

@@ -33,15 +33,20 @@ def write_secret(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def make_credentials(path: Path) -> dict:
-    if path.exists():
-        return json.loads(path.read_text())
+def new_credentials(names) -> dict:
+    """Fresh secrets for each user, and where their certificates will be: credentials.json's content."""
     users = {name: {"password": secrets.token_urlsafe(12),
                     "api_key": "pk_" + secrets.token_urlsafe(24),
                     "client_id": f"{name}-cli",
-                    "client_secret": secrets.token_urlsafe(32)} for name in DEMO_USERS}
-    tls = {"ca": "tls/ca.pem", "clients": {n: {"cert": f"tls/{n}.pem", "key": f"tls/{n}.key"} for n in DEMO_USERS}}
-    credentials = {"users": users, "tls": tls}
+                    "client_secret": secrets.token_urlsafe(32)} for name in names}
+    tls = {"ca": "tls/ca.pem", "clients": {n: {"cert": f"tls/{n}.pem", "key": f"tls/{n}.key"} for n in names}}
+    return {"users": users, "tls": tls}
+
+
+def make_credentials(path: Path) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    credentials = new_credentials(DEMO_USERS)
     write_secret(path, json.dumps(credentials, indent=2).encode())
     return credentials
 
@@ -70,7 +75,7 @@ def make_database(db: Database, credentials: dict) -> None:
                               user["client_id"], hash_key(user["client_secret"])))
 
 
-def _certificate(subject: str, key, issuer_name, issuer_key, *, ca=False, server=False, client=False):
+def _certificate(subject: str, key, issuer_name, issuer_key, *, ca=False, server=False, client=False, host=""):
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -90,13 +95,33 @@ def _certificate(subject: str, key, issuer_name, issuer_key, *, ca=False, server
                               critical=True))
     if server:
         # Some clients check the DNS name, others the IP address: name both.
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-             x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+        builder = builder.add_extension(x509.SubjectAlternativeName(_server_names(host)), critical=False)
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     if client:
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def _server_names(host: str) -> list:
+    """loopback by name and by address, and `host` (an address or a DNS name) when given."""
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+             x509.IPAddress(ipaddress.ip_address("::1"))]
+    if host:
+        try:
+            extra = x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            extra = x509.DNSName(host)
+        names += [extra] if extra not in names else []
+    return names
+
+
+def _names(path: Path, host: str) -> bool:
+    """Whether the certificate at `path` exists and names `host` (or loopback, for '')."""
+    if not path.exists():
+        return False
+    san = x509.load_pem_x509_certificate(path.read_bytes()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    return all(name in san for name in _server_names(host))
 
 
 def _strict(pem: bytes) -> bool:
@@ -110,25 +135,34 @@ def _strict(pem: bytes) -> bool:
 
 def _save(folder: Path, name: str, cert, key) -> None:
     (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / f"{name}.key").unlink(missing_ok=True)
     write_secret(folder / f"{name}.key", key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
-def make_certificates(folder: Path) -> None:
-    """A demo CA, a server certificate, and one client certificate per user (CN = user name)."""
-    if (folder / "ca.pem").exists():
-        if _strict((folder / "ca.pem").read_bytes()):
-            return
+def make_certificates(folder: Path, users=DEMO_USERS, host: str = "") -> None:
+    """A demo CA, a server certificate, and one client certificate per user (CN = user name).
+
+    What exists is kept, so that certificates already handed out stay valid; only a server
+    certificate that does not name `host` is made again (by the same CA)."""
+    if (folder / "ca.pem").exists() and not _strict((folder / "ca.pem").read_bytes()):
         shutil.rmtree(folder)   # made before Python 3.13's strict checks: make them anew
     folder.mkdir(mode=0o700, exist_ok=True)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("Tri-Protocol Playlists demo CA", ca_key, None, None, ca=True)
-    _save(folder, "ca", ca, ca_key)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    _save(folder, "server", _certificate("localhost", server_key, ca.subject, ca_key, server=True), server_key)
-    for user in DEMO_USERS:
-        user_key = ec.generate_private_key(ec.SECP256R1())
-        _save(folder, user, _certificate(user, user_key, ca.subject, ca_key, client=True), user_key)
+    if (folder / "ca.pem").exists():
+        ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+        ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = _certificate("Tri-Protocol Playlists demo CA", ca_key, None, None, ca=True)
+        _save(folder, "ca", ca, ca_key)
+    if not _names(folder / "server.pem", host):
+        server_key = ec.generate_private_key(ec.SECP256R1())
+        _save(folder, "server", _certificate(host or "localhost", server_key, ca.subject, ca_key, server=True,
+                                             host=host), server_key)
+    for user in users:
+        if not (folder / f"{user}.pem").exists():
+            user_key = ec.generate_private_key(ec.SECP256R1())
+            _save(folder, user, _certificate(user, user_key, ca.subject, ca_key, client=True), user_key)
 
 
 def setup(settings=None) -> None:

@@ -25,6 +25,7 @@ from serve.wsgi import client_certificate_name
 
 from .representations import JSON, OFFERED, render
 from .validation import RequestValidator, load_openapi
+from .workshop import workshop
 
 log = logging.getLogger("rest")
 api = Blueprint("api", __name__)
@@ -41,6 +42,7 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["openapi"] = load_openapi()
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
+    app.register_blueprint(workshop)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
@@ -135,11 +137,12 @@ def start_clock():
 
 
 def record_call(response):
-    """One call event per API call (the pages and their assets are not calls of the API).
+    """One call event per API call (the pages, their assets and the workshop's own API are not
+    calls of the playlist API).
 
     The hook is Flask's after_request: it runs once per request, after an error handler has
     turned any error into its problem+json, so it sees the status and the body that leave."""
-    if (request.endpoint or "").startswith(("pages.", "static")):
+    if (request.endpoint or "").startswith(("pages.", "class_pages.", "static", "workshop.")):
         return response
     events.record(events.call_event(
         "rest", (request.endpoint or "-").removeprefix("api."), g.get("identity"), g.get("outcome", "ok"),

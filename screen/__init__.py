@@ -10,10 +10,12 @@ from core import PlaylistService
 from rest.app import create_app as create_rest_app
 
 from . import pages
+from .classroom import class_pages
 
 
 def create_app(service: PlaylistService | None = None) -> Flask:
     """What `python -m rest` serves: the REST API, with the screen's pages beside it."""
     app = create_rest_app(service)
     app.register_blueprint(pages.pages)
+    app.register_blueprint(class_pages)
     return app

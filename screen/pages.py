@@ -15,12 +15,12 @@ from pathlib import Path
 
 import flask_swagger_ui
 from flask import (Blueprint, Response, current_app, jsonify, make_response, render_template, request, send_file,
-                   send_from_directory)
+                   send_from_directory, url_for)
 from google.protobuf import descriptor_pb2
 from lxml import etree
 from markupsafe import Markup
 
-from core import config, events, limits
+from core import classroom, config, events, limits
 from core.config import DEFENCES, grpc_address, soap_url
 from serve import lifecycle
 
@@ -67,7 +67,7 @@ def landing():
     # curl and generated clients send Accept: */* and get JSON, like everywhere else in the API;
     # a browser prefers text/html. The app adds Vary: Accept, so caches keep the two apart.
     if request.accept_mimetypes.best_match(["application/json", "text/html"], "application/json") == "text/html":
-        return render_template("landing.html", links=links)
+        return render_template("landing.html", links=links, classroom=settings().classroom)
     return jsonify(service="Tri-Protocol Playlists", links=links)
 
 
@@ -278,16 +278,31 @@ VIEWERS = 20
 STREAM_SECONDS = float(os.environ.get("PLAYLISTS_LIVE_STREAM_SECONDS", "120"))
 
 
+def may_watch() -> bool:
+    """In class mode the live view shows every seat's calls: only the trainer's link opens it."""
+    return not settings().classroom or classroom.may_watch(settings().home, request.args.get("key", ""))
+
+
+def not_for_everyone():
+    return render_template("locked.html"), 401
+
+
 @pages.get("/live")
 def live():
     """The live view of every call to the three servers, for projection."""
-    return render_template("live.html", config={"events": "/live/events", "defences": DEFENCES},
+    if not may_watch():
+        return not_for_everyone()
+    # In class mode the key travels on to the stream: an EventSource sends no header of ours.
+    events_url = url_for("pages.live_events", key=request.args["key"]) if settings().classroom else "/live/events"
+    return render_template("live.html", config={"events": events_url, "defences": DEFENCES},
                            outcomes=sorted(events.STOPPED_AT))
 
 
 @pages.get("/live/events")
 def live_events():
     """Server-sent events: the counters, the newest journalled calls, then each new one as a server appends it."""
+    if not may_watch():
+        return not_for_everyone()
     hub = Hub.of(settings())
     if not hub.admit():
         # An EventSource cannot read the body of a 503, so the refusal is an event it can show.

@@ -3,6 +3,7 @@
 Ctrl-C (or SIGTERM) stops all three cleanly. With --demo, it waits until all three
 answer, runs the side-by-side tour against them, stops them and exits with the tour's code.
 A server that cannot start stops all three at once, with its last log lines and the cause.
+With --class N, it prepares a room of N seats in $PLAYLISTS_HOME/class/ and serves that.
 """
 import argparse
 import collections
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 
-from core import config
+from core import classroom, config
 
 SERVERS = {"rest": "REST", "soap": "SOAP", "rpc": "GRPC"}  # module: its name in PLAYLISTS_<NAME>_PORT
 COLOURS = {"rest": "\033[36m", "soap": "\033[35m", "rpc": "\033[33m"}
@@ -132,6 +133,17 @@ def stop(processes: dict) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def serve_a_class(host: str, seats: int) -> None:
+    """Prepare the room, and have the three servers (and their pages) serve it."""
+    room = classroom.prepare(config.load_settings().home, seats, host)
+    servers = classroom.addresses(classroom.room_host(host))
+    # The pages and the WSDL name the room's addresses, not the address bound.
+    os.environ.update(PLAYLISTS_HOME=str(room), PLAYLISTS_SOAP_URL=servers["soap"])
+    config.check_unsafe_allowed(config.load_settings(), [host])
+    print(f"serve: a class of {seats} seats in {room}; print {room / classroom.CARDS}; the trainer's key is in "
+          f"{room / config.TRAINER}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog=".venv/bin/python -m serve", description=__doc__.splitlines()[0],
                                      epilog="The ports: PLAYLISTS_REST_PORT, PLAYLISTS_REST_TLS_PORT, "
@@ -141,7 +153,11 @@ def main() -> None:
                         help=f"address all three bind (default $PLAYLISTS_HOST or {config.host()})")
     parser.add_argument("--demo", action="store_true",
                         help="run the side-by-side tour against the servers, then stop them")
+    parser.add_argument("--class", dest="seats", type=int, metavar="N",
+                        help="class mode: one sandbox per seat, N seats (core/classroom.py)")
     args = parser.parse_args()
+    if args.seats:
+        serve_a_class(args.host, args.seats)
     os.environ["PLAYLISTS_HOST"] = args.host  # the tour's clients call where the servers listen
     busy = busy_port(args.host)
     if busy:

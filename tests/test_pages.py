@@ -94,7 +94,7 @@ def test_rest_docs_use_the_packaged_swagger_ui_and_list_the_four_schemes(client)
 
 def test_the_openapi_document_groups_operations_by_tag_with_examples_from_the_catalog(client):
     document = client.get("/openapi.json").get_json()
-    assert [tag["name"] for tag in document["tags"]] == ["catalog", "playlists", "account", "token"]
+    assert [tag["name"] for tag in document["tags"]] == ["catalog", "playlists", "account", "token", "workshop"]
     operations = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)]
     assert all(len(op["tags"]) == 1 and op["tags"][0] in [tag["name"] for tag in document["tags"]]
                for op in operations)

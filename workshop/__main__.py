@@ -1,36 +1,18 @@
 """`.venv/bin/python -m workshop`: the exercises, their hints one at a time, their checks, the group's progress."""
 import argparse
 import sys
-import textwrap
 import time
 
-from core.config import load_settings, moved
+from core.config import DEFENCES, load_settings
 
-from . import journal
+from . import journal, remote
 from .evidence import Seen
 from .exercises import EXERCISES, Exercise, listing
-from .progress import Progress
+from .progress import Progress, view
 from .reset import reset
+from .terminal import clock, counted, print_hint, print_list, print_show, print_status, wrap
 
-WIDTH = 92
-
-
-def wrap(text: str, indent: str = "") -> str:
-    """Prose wrapped to WIDTH; a line indented by four spaces is a command, kept as written.
-    The texts name the default addresses; the reader sees where this run's servers are."""
-    return "\n".join(line if line.startswith("    ") else
-                     textwrap.fill(line, WIDTH, initial_indent=indent, subsequent_indent=indent)
-                     for line in moved(text).split("\n"))
-
-
-def clock(at: float) -> str:
-    """'09:12:03' today, '2026-11-25 09:12' on another day."""
-    same_day = time.localtime(at)[:3] == time.localtime()[:3]
-    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", time.localtime(at))
-
-
-def counted(n: int, thing: str) -> str:
-    return f"{n} {thing}{'s' * (n != 1)}"
+PROG = ".venv/bin/python -m workshop"
 
 
 def exercise_number(text: str) -> Exercise:
@@ -40,28 +22,14 @@ def exercise_number(text: str) -> Exercise:
 
 
 def show_list(settings, progress: Progress, args) -> int:
-    width = max(len(e.title) for e in EXERCISES)
-    for e in EXERCISES:
-        entry = progress.get(e.number) or {}
-        done = "✓ solved" if entry.get("solved_at") else ""
-        print(f"{e.number:>2}  {e.title:<{width}}  {e.topic:<20}  {done}".rstrip())
-    print("\nBegin with: .venv/bin/python -m workshop show 1")
+    print_list([view(e, progress.get(e.number)) for e in EXERCISES], PROG)
     return 0
 
 
 def show(settings, progress: Progress, args) -> int:
-    e = args.exercise
-    entry = progress.start(e.number)
+    entry = progress.start(args.exercise.number)
     progress.save()
-    print(f"Exercise {e.number} · {e.topic} · {e.title}\n\n{wrap(e.goal)}\n")
-    for shown in range(entry["hints"]):
-        print(wrap(f"Hint {shown + 1} of {len(e.hints)}: {e.hints[shown]}"), end="\n\n")
-    left = len(e.hints) - entry["hints"]
-    if left:
-        print(f"{left} hint{'s' * (left > 1)} left: .venv/bin/python -m workshop hint {e.number}")
-    print(f"When you are done: .venv/bin/python -m workshop check {e.number}")
-    print(f"Started at {clock(entry['started_at'])}: only calls made since then count."
-          + (f" Solved at {clock(entry['solved_at'])}." if entry["solved_at"] else ""))
+    print_show(view(args.exercise, entry), PROG)
     return 0
 
 
@@ -74,7 +42,7 @@ def hint(settings, progress: Progress, args) -> int:
         return 0
     entry["hints"] += 1
     progress.save()
-    print(wrap(f"Hint {entry['hints']} of {len(e.hints)}: {e.hints[entry['hints'] - 1]}"))
+    print_hint(view(e, entry))
     return 0
 
 
@@ -100,16 +68,7 @@ def check(settings, progress: Progress, args) -> int:
 
 
 def status(settings, progress: Progress, args) -> int:
-    rows = [("#", "exercise", "hints", "solved")]
-    for e in EXERCISES:
-        entry = progress.get(e.number) or {"hints": 0, "solved_at": None}
-        solved = clock(entry["solved_at"]) if entry["solved_at"] else "-"
-        rows.append((str(e.number), e.title, f"{entry['hints']}/{len(e.hints)}", solved))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print(f"{row[0]:>{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")
-    solved = sum(1 for e in EXERCISES if (progress.get(e.number) or {}).get("solved_at"))
-    print(f"\n{solved} of {len(EXERCISES)} solved")
+    print_status([view(e, progress.get(e.number)) for e in EXERCISES])
     return 0
 
 
@@ -133,11 +92,20 @@ def reset_progress(settings, progress: Progress, args) -> int:
     return 0
 
 
+def defence_here(settings, progress: Progress, args) -> int:
+    print(wrap("On your own machine the servers' switches are PLAYLISTS_UNSAFE: PLAYLISTS_UNSAFE="
+               f"{args.defence} make serve. In class, add --server URL."), file=sys.stderr)
+    return 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=".venv/bin/python -m workshop",
                                 description="The workshop's exercises: goals, hints one at a time, checks against "
                                             "what the servers recorded, and the group's progress.",
                                 epilog="Progress lives in $PLAYLISTS_HOME/workshop.json (default .demo/).")
+    p.add_argument("--server", metavar="URL",
+                   help="a class's REST server (class mode): the exercises and checks are that server's, and "
+                        "$PLAYLISTS_HOME is your seat's folder")
     commands = p.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("list", help="the exercises, in the handout's order").set_defaults(run=show_list)
     for name, run, text in (("show", show, "an exercise's goal, and the hints shown so far (starts it)"),
@@ -153,11 +121,17 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("exercise", metavar="N", type=exercise_number, nargs="?", help="the exercise's number")
     again.add_argument("--yes", action="store_true", help="confirm a full reset")
     again.set_defaults(run=reset_progress)
+    switch = commands.add_parser("defence", help="with --server: switch a defence off or on, for your seat only")
+    switch.add_argument("defence", choices=DEFENCES)
+    switch.add_argument("state", choices=("off", "on"))
+    switch.set_defaults(run=defence_here)
     return p
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if args.server:
+        return remote.run(args.server, args)
     settings = load_settings()
     if not settings.database.exists():
         raise SystemExit(f"no database at {settings.database}: run `make setup` first")

@@ -28,10 +28,11 @@ class Result:
 class Seen:
     """What the server recorded since an exercise started: its calls, and the database now."""
 
-    def __init__(self, settings: Settings, since: float):
+    def __init__(self, settings: Settings, since: float, users=None):
+        """`users`: only their calls count (a seat's, in class mode); None: everyone's."""
         self.settings = settings
         self.since = since
-        self.calls = journal.calls(settings.home, since)
+        self.calls = [call for call in journal.calls(settings.home, since) if users is None or call["user"] in users]
         self.started = time.strftime("%H:%M:%S", time.localtime(since))
 
     def query(self, sql: str, *args) -> list[sqlite3.Row]:

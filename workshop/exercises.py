@@ -329,7 +329,8 @@ def token_on_grpc(seen: Seen) -> Result:
 def client_certificate(seen: Seen) -> Result:
     needs = [succeeded(),
              authenticated_by("mtls", "call a TLS port with --cert and --key, and no other credential"),
-             Need(lambda c: c["user"] == "bob",
+             # In class mode bob is the seat's: seat07-bob.
+             Need(lambda c: c["user"].rpartition("-")[2] == "bob",
                   lambda c: f"the certificate was {c['user']}'s, not bob's: use tls/bob.pem and tls/bob.key")]
     call = first(seen.calls, *needs)
     if call is None:
@@ -345,7 +346,23 @@ def client_certificate(seen: Seen) -> Result:
 # event carries the switches that were off on the server that answered it (`unsafe`),
 # so the journal shows which run was which.
 
-def found_and_fixed(defence: str, success: dict | None, refusals: list[dict], not_yet: str, what: str = "") -> Result:
+
+def switch_off(seen: Seen, defence: str) -> str:
+    """How to switch the defence off: for the whole server on one's own machine, for one's seat in class."""
+    if seen.settings.classroom:
+        return (f"switch {DEFENCES[defence]} off for your seat (its switch on the /workshop page, or "
+                f".venv/bin/python -m workshop --server URL defence {defence} off)")
+    return f"start the servers with PLAYLISTS_UNSAFE={defence} make serve"
+
+
+def switch_on(seen: Seen, defence: str) -> str:
+    if seen.settings.classroom:
+        return f"switch {DEFENCES[defence]} back on for your seat"
+    return "stop the servers, start them again with plain `make serve`"
+
+
+def found_and_fixed(seen: Seen, defence: str, success: dict | None, refusals: list[dict], not_yet: str,
+                    what: str = "") -> Result:
     """Solved when the attack succeeded with `defence` off and was refused, after that, with it on;
     `what` tells the success, when one call does not tell it all."""
     name = DEFENCES[defence]
@@ -353,25 +370,23 @@ def found_and_fixed(defence: str, success: dict | None, refusals: list[dict], no
     if success is None:
         if refusals:
             return Result(False, f"I saw {name} refuse your attack ({describe(refusals[-1])}), but never the "
-                                 "attack succeed with it off: restart the servers with "
-                                 f"PLAYLISTS_UNSAFE={defence} make serve, run the attack again and watch it work, "
-                                 "then switch the defence back on.")
+                                 f"attack succeed with it off: {switch_off(seen, defence)}, run the attack again "
+                                 "and watch it work, then switch the defence back on.")
         return Result(False, not_yet)
     after = [call for call in refusals if call["at"] > success["at"]]
     if not after:
         return Result(False, f"I saw the attack succeed while {name} was off ({what}), but not yet fail "
-                             "with it on after that: stop the servers, start them again with plain `make serve`, "
-                             "and run the same attack.")
+                             f"with it on after that: {switch_on(seen, defence)}, and run the same attack.")
     return Result(True, f"Found and fixed. With {name} off: {what}. With it on: {describe(after[0])}.")
 
 
 def no_attack(seen: Seen, defence: str, attack: str) -> str:
     off_calls = [call for call in seen.calls if off(call, defence)]
     if not seen.calls:
-        return nothing_since(seen, f"start the servers with PLAYLISTS_UNSAFE={defence} make serve and {attack}")
+        return nothing_since(seen, f"{switch_off(seen, defence)} and {attack}")
     if not off_calls:
-        return (f"I saw your calls, but none answered with {DEFENCES[defence]} off: stop the servers and start them "
-                f"with PLAYLISTS_UNSAFE={defence} make serve, then {attack}.")
+        return (f"I saw your calls, but none answered with {DEFENCES[defence]} off: {switch_off(seen, defence)}, "
+                f"then {attack}.")
     return (f"I saw calls with {DEFENCES[defence]} off (the last: {describe(off_calls[-1])}), but no successful "
             f"attack: {attack}.")
 
@@ -423,7 +438,7 @@ def bola(seen: Seen) -> Result:
                    "playlists of his own, so I cannot tell it was someone else's: attack as a user who owns none.")
     else:
         not_yet = no_attack(seen, "bola", "as bob, read a playlist of alice's by its id")
-    return found_and_fixed("bola", success, refusals, not_yet)
+    return found_and_fixed(seen, "bola", success, refusals, not_yet)
 
 
 @exercise("brute_force", "Find it, fix it: guessing a password", "attacks",
@@ -458,7 +473,7 @@ def brute_force(seen: Seen) -> Result:
     else:
         not_yet = no_attack(seen, "lockout",
                             f"guess alice's password {LOCKOUT_AFTER_FAILURES} times, then the right one")
-    return found_and_fixed("lockout", success, refusals, not_yet,
+    return found_and_fixed(seen, "lockout", success, refusals, not_yet,
                            f"{failures} failed logins, then {describe(success)}" if success else "")
 
 
@@ -495,7 +510,7 @@ def flood(seen: Seen) -> Result:
                    f"but the budget is {rate} (PLAYLISTS_RATE_LIMIT): send more than {limit} within {window} s.")
     else:
         not_yet = no_attack(seen, "ratelimit", f"send more than {limit} calls within {window} s")
-    return found_and_fixed("ratelimit", success, refusals, not_yet, what)
+    return found_and_fixed(seen, "ratelimit", success, refusals, not_yet, what)
 
 
 def over_budget(calls: list[dict], limit: int, window: int) -> tuple[dict | None, int]:
@@ -558,4 +573,4 @@ def sensitive_data(seen: Seen) -> Result:
                    "that counts too.)")
     else:
         not_yet = no_attack(seen, "scan", "create a playlist named with a test card number")
-    return found_and_fixed("scan", success, refusals, not_yet)
+    return found_and_fixed(seen, "scan", success, refusals, not_yet)

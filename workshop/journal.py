@@ -20,9 +20,9 @@ def calls(home: Path, since: float) -> list[dict]:
     return [event for event in events.read(home, since) if event.get("kind") != SOLVE]
 
 
-def record_solve(home: Path, number: int, slug: str, title: str, hints: int, summary: str) -> dict:
-    """Append a solve to the journal, as the live view expects it, and return it."""
+def record_solve(home: Path, number: int, slug: str, title: str, hints: int, summary: str, seat: str = "") -> dict:
+    """Append a solve to the journal, as the live view expects it, and return it (`seat`: in class mode)."""
     solve = {"kind": SOLVE, "exercise": number, "slug": slug, "title": title, "hints": hints,
-             "summary": summary, "at": time.time()}
+             "summary": summary, "at": time.time(), **({"seat": seat} if seat else {})}
     events.append(home, solve)
     return solve

@@ -36,3 +36,12 @@ class Progress:
         partial = self.path.with_name(FILE + ".partial")
         partial.write_text(json.dumps({"exercises": self.exercises}, indent=2) + "\n")
         os.replace(partial, self.path)
+
+
+def view(exercise, entry: dict | None) -> dict:
+    """An exercise as a learner sees it: the goal, the hints shown so far, when started and
+    solved. The workshop API answers with this; the command line prints it."""
+    entry = entry or {"started_at": None, "hints": 0, "solved_at": None}
+    return {"number": exercise.number, "slug": exercise.slug, "title": exercise.title, "topic": exercise.topic,
+            "goal": exercise.goal, "hints": list(exercise.hints[:entry["hints"]]), "hints_total": len(exercise.hints),
+            "started_at": entry["started_at"], "solved_at": entry["solved_at"]}

@@ -14,8 +14,9 @@ from core.storage import Database
 from .journal import JOURNAL
 from .progress import FILE
 
-# The tables a group's calls write to. Not users, tracks or moods: setup wrote those.
-GROUP_TABLES = ("playlist_tracks", "playlists", "auth_failures")
+# The tables a group's calls write to (in class mode, each seat's progress and switches too).
+# Not users, seats, tracks or moods: setup wrote those.
+GROUP_TABLES = ("playlist_tracks", "playlists", "auth_failures", "seat_progress", "seat_defences")
 
 
 def reset(settings: Settings) -> dict:

@@ -166,7 +166,9 @@ function receive(message) {
 function connect(after) {
   const status = $("status");
   status.dataset.streams = Number(status.dataset.streams) + 1;
-  source = new EventSource(config.events + (after ? `?after=${encodeURIComponent(after)}` : ""));
+  const url = new URL(config.events, location.href);   // in class mode it carries the trainer's key
+  if (after) url.searchParams.set("after", after);
+  source = new EventSource(url);
   source.onmessage = receive;
   // An admitted stream starts with the counters (a refused one with `full`): live from then on.
   source.addEventListener("state", (message) => {
