@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -81,9 +82,28 @@ class _Journal:
     unsafe: str = ""
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every message is one line, as written: a control character in a value a caller chose
+    (a newline that would forge a log line of its own, an escape sequence that would repaint
+    the terminal) is written as its escape. A traceback, which follows, keeps its lines."""
+
+    def formatMessage(self, record):
+        record.message = escaped(record.message)
+        return super().formatMessage(record)
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escaped(text: str) -> str:
+    return CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
 def configure(settings) -> None:
     """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     _Journal.path = settings.home / JOURNAL
     if settings.unsafe:
         _Journal.unsafe = ",".join(sorted(settings.unsafe))

@@ -48,6 +48,7 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.register_error_handler(Exception, problem_for_unexpected_error)
     app.before_request(start_clock)
     app.after_request(vary_on_accept)
+    app.after_request(no_sniffing)
     app.after_request(record_call)
     return app
 
@@ -78,7 +79,8 @@ def negotiate_authenticate_validate():
     operation = request.endpoint.removeprefix("api.")
     validator.path(operation, request.view_args or {})
     g.query = validator.query(operation, request.args)
-    g.body = validator.body(operation, request.get_data()) if request.method in ("POST", "PATCH") else None
+    g.body = validator.body(operation, request.mimetype, request.get_data()) if request.method in ("POST", "PATCH") \
+        else None
 
 
 def negotiate() -> str:
@@ -118,6 +120,13 @@ def answer(result, status: int = 200, headers: dict | None = None):
 
 def vary_on_accept(response):
     response.vary.add("Accept")  # caches must key the answer on Accept: one URL, three formats
+    return response
+
+
+def no_sniffing(response):
+    # Browsers must take every answer as the type it says it is: a JSON answer is never run
+    # as a script or shown as a page, whatever text a caller managed to put into it.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
