@@ -426,7 +426,7 @@ class Window:
         self.seen.append((at, key))
         self.counts[key] += 1
 
-    def top(self, now: float, n: int = 4) -> list:
+    def top(self, now: float, n: int = 3) -> list:
         while self.seen and self.seen[0][0] < now - self.seconds:
             key = self.seen.popleft()[1]
             self.counts[key] -= 1

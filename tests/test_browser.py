@@ -199,6 +199,28 @@ def test_the_live_view_shows_each_call_within_a_second(visit, base, request, cre
     visit.assert_clean()
 
 
+def test_a_soap_schema_error_is_shown_in_words_with_its_caller_as_rest_shows_it(visit, base, soap_server,
+                                                                              credentials):
+    page = visit.open(base + "/live")
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    key = credentials["users"]["alice"]["api_key"]
+    envelope = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:playlists:v1">'
+                f"<soap:Header><p:ApiKey>{key}</p:ApiKey></soap:Header><soap:Body><p:SearchTracks>"
+                "<p:page_size>500</p:page_size></p:SearchTracks></soap:Body></soap:Envelope>")
+    requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=envelope, timeout=5,
+                  headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"SearchTracks"'})
+    requests.get(base + "/v1/tracks", params={"page_size": 500}, headers={"X-API-Key": key}, timeout=5)
+    rows = {protocol: page.locator(f'#calls tr[data-protocol="{protocol}"][data-outcome="invalid_argument"]').first
+            for protocol in ("soap", "rest")}
+    for row in rows.values():
+        expect(row.locator("td.identity")).to_contain_text("alice")
+        expect(row.locator("td.answer")).to_contain_text("page_size: must be")
+    words = {p: row.locator("td.answer").inner_text().split(" ", 1)[1] for p, row in rows.items()}
+    assert words["soap"].split(":")[0] == words["rest"].split(":")[0] == "page_size", words
+    assert "SCHEMASV" not in page.inner_text("#calls")
+    visit.assert_clean()
+
+
 def test_the_live_view_counts_failed_logins_by_the_user_claimed_and_by_address(visit, base, rest_server):
     page = visit.open(base + "/live")
     expect(page.locator("#status")).to_have_attribute("data-state", "live")
