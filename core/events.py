@@ -6,6 +6,7 @@ of JSON appended to $PLAYLISTS_HOME/events.jsonl, which the live view follows an
 workshop's checks read. Three server processes append to that one file: each line is
 written with a single O_APPEND write, so lines never interleave.
 """
+import contextvars
 import fcntl
 import json
 import logging
@@ -58,6 +59,17 @@ class _Journal:
     unsafe: str = ""
 
 
+# Which fields a successful update changed ("name", "mood", "tracks"): only the core knows
+# which of an update's fields were given, and the journal wants it (the workshop checks a
+# rename apart from a track change). A thread serves one call at a time, so a context
+# variable carries it from the core to the call's record, which clears it.
+_changed = contextvars.ContextVar("changed", default=())
+
+
+def note_changes(*fields: str) -> None:
+    _changed.set(fields)
+
+
 def configure(settings) -> None:
     """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -68,6 +80,8 @@ def configure(settings) -> None:
 
 
 def record(event: CallEvent) -> None:
+    changed = _changed.get()
+    _changed.set(())
     who = f"{event.user}/{event.auth_method}" if event.user else "anonymous"
     log.info("%-4s %-17s %-15s %-22s %6dB in %7dB out %7.1fms  %s%s%s", event.protocol, event.operation, who,
              event.status, event.bytes_in, event.bytes_out, event.ms, event.steps,
@@ -75,7 +89,8 @@ def record(event: CallEvent) -> None:
              f"  [UNSAFE: {_Journal.unsafe} off]" if _Journal.unsafe else "")
     if _Journal.path:
         # vars(), not asdict(): the event is flat, and asdict deep-copies every field (15 µs a call).
-        line = json.dumps({**vars(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe}) + "\n"
+        line = json.dumps({**vars(event), "stopped_at": event.stopped_at, "unsafe": _Journal.unsafe,
+                           "changed": list(changed)}) + "\n"
         try:
             _append(_Journal.path, line.encode())
         except OSError as error:

@@ -10,7 +10,7 @@ from . import journal
 from .evidence import Seen
 from .exercises import EXERCISES, Exercise, listing
 from .progress import Progress
-from .reset import reset
+from .reset import clear_counters, reset
 
 WIDTH = 92
 
@@ -38,6 +38,14 @@ def exercise_number(text: str) -> Exercise:
     return EXERCISES[int(text) - 1]
 
 
+def opened(settings, progress: Progress, number: int) -> dict:
+    """The exercise's entry. One opened now starts with fresh counters: a flood or a guessing
+    game of another exercise must not refuse this one's calls."""
+    if progress.get(number) is None:
+        clear_counters(settings)
+    return progress.start(number)
+
+
 def show_list(settings, progress: Progress, args) -> int:
     width = max(len(e.title) for e in EXERCISES)
     for e in EXERCISES:
@@ -50,7 +58,7 @@ def show_list(settings, progress: Progress, args) -> int:
 
 def show(settings, progress: Progress, args) -> int:
     e = args.exercise
-    entry = progress.start(e.number)
+    entry = opened(settings, progress, e.number)
     progress.save()
     print(f"Exercise {e.number} · {e.topic} · {e.title}\n\n{wrap(e.goal)}\n")
     for shown in range(entry["hints"]):
@@ -66,7 +74,7 @@ def show(settings, progress: Progress, args) -> int:
 
 def hint(settings, progress: Progress, args) -> int:
     e = args.exercise
-    entry = progress.start(e.number)
+    entry = opened(settings, progress, e.number)
     if entry["hints"] >= len(e.hints):
         print(f"No more hints for exercise {e.number}. The solution is {e.run}")
         progress.save()
@@ -80,7 +88,7 @@ def hint(settings, progress: Progress, args) -> int:
 def check(settings, progress: Progress, args) -> int:
     e = args.exercise
     if progress.get(e.number) is None:
-        progress.start(e.number)
+        opened(settings, progress, e.number)
         progress.save()
         print(wrap(f"✗ Exercise {e.number} starts now ({clock(time.time())}): only calls made from now on count. "
                    f"Do it, then check again. (python -m workshop show {e.number} shows the goal.)"))
@@ -114,7 +122,8 @@ def status(settings, progress: Progress, args) -> int:
 
 def reset_progress(settings, progress: Progress, args) -> int:
     if args.exercise:
-        entry = progress.restart(args.exercise.number)
+        progress.forget(args.exercise.number)
+        entry = opened(settings, progress, args.exercise.number)
         progress.save()
         print(f"Exercise {args.exercise.number} starts again at {clock(entry['started_at'])}: no hints shown, "
               "not solved, and calls before now no longer count.")

@@ -14,18 +14,27 @@ from .journal import JOURNAL
 from .progress import FILE
 
 # The tables a group's calls write to. Not users, tracks or moods: setup wrote those.
-GROUP_TABLES = ("playlist_tracks", "playlists", "rate_counters", "auth_failures")
+COUNTER_TABLES = ("rate_counters", "auth_failures")
+GROUP_TABLES = ("playlist_tracks", "playlists", *COUNTER_TABLES)
+
+
+def clear_counters(settings: Settings) -> dict:
+    """Forget the rate limiter's budgets and the failed logins: what an exercise starts from,
+    so that the flood or the guessing of another exercise never refuses this one's calls."""
+    return _empty(settings, COUNTER_TABLES)
 
 
 def reset(settings: Settings) -> dict:
     """Empty the group's tables, delete the journal and the progress; return what went."""
-    gone = {}
-    with Database(settings.database).write() as conn:
-        for table in GROUP_TABLES:  # playlist_tracks first: its rows point at playlists
-            gone[table] = conn.execute(f"DELETE FROM {table}").rowcount
+    gone = _empty(settings, GROUP_TABLES)
     for name in (JOURNAL, JOURNAL + ".1", FILE):
         gone[name] = _remove(settings.home / name)
     return gone
+
+
+def _empty(settings: Settings, tables: tuple) -> dict:
+    with Database(settings.database).write() as conn:
+        return {table: conn.execute(f"DELETE FROM {table}").rowcount for table in tables}
 
 
 def _remove(path: Path) -> bool:
