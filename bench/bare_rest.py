@@ -4,6 +4,8 @@ It runs under exactly the gunicorn settings of `python -m rest` (serve.wsgi) and
 same JSON bytes, but does no authentication, validation, rate limiting, storage or call
 logging. Whatever `python -m rest` costs beyond this is the price of our own code.
 """
+if __name__ == "__main__":
+    import serve.green  # noqa: F401  (first of all, as in `python -m rest`: see serve/green.py)
 import argparse
 import json
 import os

@@ -6,6 +6,8 @@ SOAP 1.1 protocol with lxml validation, under the same gunicorn settings (serve.
 guard, no authentication, no core, no call log: what `python -m soap` costs beyond this is
 the price of our own code.
 """
+if __name__ == "__main__":
+    import serve.green  # noqa: F401  (first of all, as in `python -m rest`: see serve/green.py)
 import argparse
 import json
 import os

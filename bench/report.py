@@ -247,7 +247,7 @@ def markdown(results, command: str, wall_seconds: float, others_cores: float) ->
 
 NOTES = """\
 - Each server runs as users run it, on a fresh `$PLAYLISTS_HOME` and free loopback ports: `python -m rest`
-  and `python -m soap` under gunicorn (2 workers × 4 threads), `python -m rpc` with its 4-thread pool; the
+  and `python -m soap` under gunicorn (2 gevent workers), `python -m rpc` with its 4-thread pool; the
   rate limiter counts every call against a limit too high to refuse.
 - Clients are separate processes (closed loop: a thread sends its next call when the answer arrives);
   HTTP keeps one `requests.Session` per thread, gRPC one channel per process.

@@ -172,7 +172,7 @@ class ServerProcess:
 
 
 # How each server is started. The real ones exactly as users run them (their defaults:
-# gunicorn with 2 workers x 4 threads, gRPC with its thread pool); the bare baselines
+# gunicorn with 2 gevent workers, gRPC with its thread pool); the bare baselines
 # with the same settings. --tls-port 0: only the plain port is measured.
 REAL = {"rest": ("rest", ["--tls-port", "0"]),
         "soap": ("soap", ["--tls-port", "0"]),

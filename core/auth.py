@@ -2,6 +2,7 @@
 
 Adapters only lift a credential out of their protocol (a header, a SOAP header element,
 gRPC metadata, a TLS certificate) and hand it here; the answer is an Identity or an error.
+REST and gRPC carry Basic and Bearer the same way, in an Authorization value, read here once.
 """
 import base64
 import hashlib
@@ -59,6 +60,13 @@ class Identity:
             raise Forbidden(f"this credential lacks the scope {scope}")
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, and the credential that said so (an echo redacts its secrets)."""
+    identity: Identity
+    credential: object
+
+
 def parse_basic(value: str) -> UsernamePassword | None:
     """Decode the RFC 7617 'user:password' pair; None when it is empty or not valid base64 text."""
     if not value:
@@ -68,6 +76,17 @@ def parse_basic(value: str) -> UsernamePassword | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return UsernamePassword(username, password)
+
+
+def credential_from_authorization(value: str) -> UsernamePassword | BearerToken | None:
+    """The credential in an HTTP Authorization value (a REST header, gRPC metadata): 'Basic' and
+    base64 of user:password (RFC 7617), or 'Bearer' and a token (RFC 6750); None if it has neither."""
+    scheme, _, credentials = value.partition(" ")
+    if scheme.lower() == "basic":
+        return parse_basic(credentials.strip())
+    if scheme.lower() == "bearer":
+        return BearerToken(credentials.strip())
+    return None
 
 
 def secrets_of(credential) -> tuple[str, ...]:

@@ -57,6 +57,11 @@ class Conflict(ServiceError):
         self.current_version = current_version
 
 
+class VersionRequired(ServiceError):
+    """An update that does not say which version it read: it could overwrite a change it never saw."""
+    kind = "version_required"
+
+
 class RateLimited(ServiceError):
     """Too many calls, or too many failed logins; try again after `retry_after` seconds."""
     kind = "rate_limited"

@@ -22,7 +22,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024    # then events.jsonl becomes events.jsonl.1: 
 # Which step a core error stops a call at: the credential and the request's validity are
 # checked in step 2; a missing playlist or a stale version is only known when answering.
 STOPPED_AT = {"unauthenticated": 2, "forbidden": 2, "rate_limited": 2, "invalid_argument": 2,
-              "too_large": 2, "not_found": 3, "conflict": 3, "internal": 3,
+              "too_large": 2, "version_required": 2, "not_found": 3, "conflict": 3, "internal": 3,
               "cancelled": 3, "deadline_exceeded": 3}   # a gRPC caller gave up, or ran out of time
 
 

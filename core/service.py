@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from . import events, limits, pagination
 from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
-from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, invalid
+from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, VersionRequired, invalid
 from .model import Echo, Header, Mood, Page, Playlist, Track, User
 from .scan import sensitive_kind
 from .storage import Database
@@ -36,6 +36,12 @@ def _quoted(value: str) -> str:
     """A value for an error message: quoted, unless it looks like sensitive data, which is never repeated."""
     kind = sensitive_kind(value)
     return f"(a value that looks like a {kind}: not repeated)" if kind else repr(value)
+
+
+def _check_id(field: str, value: str) -> None:
+    """An id longer than any id can be is a malformed request, not a question whether it exists."""
+    if len(value) > limits.MAX_ID_LENGTH:
+        raise invalid(field, f"must be at most {limits.MAX_ID_LENGTH} characters")
 
 
 def _track(row) -> Track:
@@ -113,6 +119,7 @@ class PlaylistService:
 
     def get_track(self, identity: Identity, track_id: str) -> Track:
         identity.require(READ)
+        _check_id("track_id", track_id)
         track = self.tracks.get(track_id)
         if track is None:
             raise NotFound(f"no track with id {_quoted(track_id)}")
@@ -161,10 +168,13 @@ class PlaylistService:
                 (identity.user, size + 1, offset))]
             return self._page([self._load(conn, identity, i) for i in ids], size, offset, query)
 
-    def update_playlist(self, identity: Identity, playlist_id: str, expected_version: int | None = None,
+    def update_playlist(self, identity: Identity, playlist_id: str, expected_version: int | None,
                         name: str | None = None, mood: str | None = None, track_ids=None) -> Playlist:
-        """Rename, change the mood, or replace (and so reorder) the tracks; None leaves a field as it is."""
+        """Rename, change the mood, or replace (and so reorder) the tracks; None leaves a field as it is.
+        An update names the version it read: it replaces what the caller saw, so it must have seen it."""
         identity.require(WRITE)
+        if expected_version is None:
+            raise VersionRequired("send the version you read, so that a change made since is not overwritten")
         if name is not None:
             name = self._check_text("name", name)
         if mood is not None:
@@ -284,8 +294,11 @@ class PlaylistService:
     def _check_track_ids(self, track_ids, field: str = "track_ids") -> None:
         if len(track_ids) > limits.MAX_TRACKS_PER_PLAYLIST:
             raise invalid(field, f"at most {limits.MAX_TRACKS_PER_PLAYLIST} tracks")
-        bad = [FieldViolation(f"{field}[{i}]" if field == "track_ids" else field, f"no track with id {_quoted(t)}")
-               for i, t in enumerate(track_ids) if t not in self.tracks]
+        names = [f"{field}[{i}]" if field == "track_ids" else field for i in range(len(track_ids))]
+        for name, track_id in zip(names, track_ids):
+            _check_id(name, track_id)
+        bad = [FieldViolation(name, f"no track with id {_quoted(t)}")
+               for name, t in zip(names, track_ids) if t not in self.tracks]
         if bad:
             raise InvalidArgument(*bad)
 
@@ -320,6 +333,7 @@ class PlaylistService:
 
     def _load(self, conn, identity: Identity, playlist_id: str) -> Playlist:
         """One playlist of the caller's. Another user's is 'not found', exactly like a missing one."""
+        _check_id("playlist_id", playlist_id)
         owner_check = "" if "bola" in self.settings.unsafe else " AND owner = :owner"
         row = conn.execute(f"SELECT * FROM playlists WHERE id = :id{owner_check}",
                            {"id": playlist_id, "owner": identity.user}).fetchone()

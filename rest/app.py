@@ -10,17 +10,16 @@ from dataclasses import asdict
 from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException, NotAcceptable, PreconditionRequired
+from werkzeug.exceptions import HTTPException, NotAcceptable
 
 from core import PlaylistService, events, limits
-from core.auth import ApiKey, BearerToken, ClientCertificate, parse_basic
+from core.auth import ApiKey, ClientCertificate, UsernamePassword, credential_from_authorization
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, OAuthError,
-                         RateLimited, ServiceError, TooLarge, Unauthenticated)
+                         RateLimited, ServiceError, TooLarge, Unauthenticated, VersionRequired)
 from core.model import Playlist
 
 from serve.wsgi import client_certificate_name
 
-from .pages import pages
 from .representations import JSON, OFFERED, plain, render
 from .validation import RequestValidator, load_openapi
 
@@ -39,7 +38,6 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.extensions["openapi"] = load_openapi()
     app.extensions["validator"] = RequestValidator(app.extensions["openapi"])
     app.register_blueprint(api)
-    app.register_blueprint(pages)
     app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(current_app.extensions["openapi"]))
     app.add_url_rule("/oauth/token", "issue_token", issue_token, methods=["POST"])
     app.register_error_handler(ServiceError, problem_for_service_error)
@@ -61,11 +59,8 @@ def credential_from_request():
     """X-API-Key, Authorization: Basic or Bearer, or the TLS client certificate."""
     if "X-API-Key" in request.headers:
         return ApiKey(request.headers["X-API-Key"])
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        return parse_basic(value.strip())
-    if scheme.lower() == "bearer":
-        return BearerToken(value.strip())
+    if "Authorization" in request.headers:
+        return credential_from_authorization(request.headers["Authorization"])
     common_name = client_certificate_name(request.environ)
     return ClientCertificate(common_name) if common_name else None
 
@@ -93,12 +88,10 @@ def negotiate() -> str:
     return chosen
 
 
-def if_match(required: bool = False) -> int | None:
-    """The version in an If-Match header ("3" or W/"3"); '*' means any version."""
+def if_match() -> int | None:
+    """The version in an If-Match header ("3" or W/"3"); None without one, or for '*' (any version)."""
     value = request.headers.get("If-Match", "").removeprefix("W/").strip('" ')
     if not value or value == "*":
-        if required:
-            raise PreconditionRequired("send If-Match with the playlist's ETag, to avoid overwriting a newer version")
         return None
     if not re.fullmatch(r"[0-9]{1,10}", value):   # str.isdigit() would also take "²"
         raise InvalidArgument(FieldViolation("If-Match", "must be an ETag this server sent"))
@@ -186,7 +179,7 @@ def list_playlists():
 
 @api.patch("/v1/playlists/<playlist_id>", endpoint="update_playlist")
 def update_playlist(playlist_id):
-    return answer(service().update_playlist(g.identity, playlist_id, if_match(required=True), **g.body))
+    return answer(service().update_playlist(g.identity, playlist_id, if_match(), **g.body))
 
 
 @api.post("/v1/playlists/<playlist_id>/tracks", endpoint="add_track")
@@ -214,11 +207,10 @@ def echo():
 
 def issue_token():
     """RFC 6749 §4.4: the client authenticates with HTTP Basic or with form fields."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    basic = parse_basic(value.strip()) if scheme.lower() == "basic" else None
+    basic = credential_from_authorization(request.headers.get("Authorization", ""))
     form = request.form
-    client_id, secret = (basic.username, basic.password) if basic else (form.get("client_id", ""),
-                                                                          form.get("client_secret", ""))
+    client_id, secret = ((basic.username, basic.password) if isinstance(basic, UsernamePassword)
+                         else (form.get("client_id", ""), form.get("client_secret", "")))
     token = service().issue_token(form.get("grant_type", ""), client_id, secret, form.get("scope", ""),
                                   request.remote_addr)
     # Tokens are credentials: no cache may keep them (RFC 6749 §5.1).
@@ -227,8 +219,9 @@ def issue_token():
 
 # --- 4. error mapping: one core error, one HTTP status, always RFC 9457 problem+json ---------
 
+# A missing version is 428 Precondition Required (RFC 6585): the update must be conditional.
 STATUS = {InvalidArgument: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404,
-          TooLarge: 413, Conflict: 412, RateLimited: 429}
+          TooLarge: 413, Conflict: 412, VersionRequired: 428, RateLimited: 429}
 
 
 def problem(status: int, title: str, detail: str, headers: dict | None = None, **extra):
@@ -268,7 +261,7 @@ def problem_for_service_error(error: ServiceError):
 
 def problem_for_http_error(error: HTTPException):
     # Keep the headers Werkzeug chose (Allow on a 405, for one).
-    g.outcome = {404: "not_found", 413: "too_large", 428: "conflict"}.get(error.code, "invalid_argument")
+    g.outcome = {404: "not_found", 413: "too_large"}.get(error.code, "invalid_argument")
     g.reason = error.name
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     detail = error.description if error.code != 404 else "no such endpoint; see /openapi.json"

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from core import events
-from core.auth import Identity
+from core.auth import Caller
 from core.errors import ServiceError, invalid
 
 DEADLINE_SLACK = 0.25   # seconds: how much earlier than the server a client may see its deadline pass
@@ -29,12 +29,6 @@ def around(handler: grpc.RpcMethodHandler, wrap, request_deserializer=None) -> g
     return getattr(grpc, f"{kind}_rpc_method_handler")(
         wrap(getattr(handler, kind)), request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer)
-
-
-@dataclass(frozen=True)
-class Caller:
-    identity: Identity
-    credential: object
 
 
 # Who is calling, for the servicer and the call record. grpcio runs every call, its

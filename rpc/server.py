@@ -5,10 +5,13 @@ glue, one handler per operation (the servicer), and the error mapping. The contr
 protos/playlist/v1/playlist.proto; `make setup` generates the `playlist.v1` stubs from it.
 """
 import base64
+import contextvars
 import functools
 import logging
+import queue
 import signal
 import threading
+from collections import Counter
 from concurrent import futures
 from datetime import datetime
 from pathlib import Path
@@ -23,13 +26,13 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import PlaylistService, limits
-from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, parse_basic
+from core.auth import ApiKey, Caller, ClientCertificate, Identity, credential_from_authorization
 from core.config import Settings
-from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, TooLarge,
-                         Unauthenticated, invalid)
+from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError,
+                         TooLarge, Unauthenticated, VersionRequired, invalid)
 from core.model import Playlist, Track
 
-from .interceptors import CallRecord, Caller, around, caller, peer_address
+from .interceptors import CallRecord, around, caller, peer_address
 
 log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
@@ -90,11 +93,8 @@ def credential_from(context: grpc.ServicerContext):
     metadata = dict(context.invocation_metadata())
     if "x-api-key" in metadata:
         return ApiKey(metadata["x-api-key"])
-    scheme, _, value = metadata.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        return parse_basic(value.strip())
-    if scheme.lower() == "bearer":
-        return BearerToken(value.strip())
+    if "authorization" in metadata:
+        return credential_from_authorization(metadata["authorization"])
     # Only on the TLS port: the name in the certificate the handshake verified.
     names = context.auth_context().get("x509_common_name")
     return ClientCertificate(names[0].decode()) if names else None
@@ -158,18 +158,72 @@ def changes(request: pb.UpdatePlaylistRequest) -> dict:
     return {p: list(request.track_ids) if p == "track_ids" else getattr(request, p) for p in paths}
 
 
-def holds_a_thread(stream):
+class StreamSlots:
     """A stream holds one of the server's threads for as long as it lasts. Streams may take
-    every thread but one, so that no number of open streams can starve the other calls."""
+    every thread but one, so that no number of open streams can starve the other calls, and
+    one user may take only limits.STREAMS_PER_USER of them, so that the rest stay for others."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self.open = Counter()
+        self.lock = threading.Lock()
+
+    def take(self, user: str) -> None:
+        with self.lock:
+            if self.open[user] >= limits.STREAMS_PER_USER:
+                raise RateLimited(f"you have {self.open[user]} stream(s) open, the most one user may hold; "
+                                  "end one first", 5)
+            if self.open.total() >= self.slots:
+                raise RateLimited("every stream this server can hold is open; try again shortly", 5)
+            self.open[user] += 1
+
+    def give_back(self, user: str) -> None:
+        with self.lock:
+            self.open[user] -= 1
+
+
+def holds_a_thread(stream):
     @functools.wraps(stream)
     def within_the_stream_slots(self, request, context):
-        if not self.stream_slots.acquire(blocking=False):
-            raise RateLimited("every stream this server can hold is open; try again shortly", 5)
+        user = identity().user
+        self.stream_slots.take(user)
         # Given back when the call ends, however it ends (grpcio may drop a cancelled stream unclosed).
-        if not context.add_callback(self.stream_slots.release):
-            self.stream_slots.release()   # the call had already ended
+        if not context.add_callback(functools.partial(self.stream_slots.give_back, user)):
+            self.stream_slots.give_back(user)   # the call had already ended
         yield from stream(self, request, context)
     return within_the_stream_slots
+
+
+class StreamIdle(ServiceError):
+    """A bidirectional stream's client sent nothing for limits.STREAM_IDLE_SECONDS (gRPC only)."""
+    kind = "deadline_exceeded"
+
+
+def within_the_idle_deadline(requests):
+    """The requests of a bidirectional stream, ending it with StreamIdle when the client says
+    nothing for limits.STREAM_IDLE_SECONDS: a silent client would otherwise hold its thread
+    forever. grpcio's request iterator cannot wait with a timeout, so a thread reads it."""
+    arrived = queue.Queue()
+
+    def read():
+        try:
+            for request in requests:
+                arrived.put(request)
+            arrived.put(None)
+        except Exception as error:   # a cancel, or a message that does not decode
+            arrived.put(error)
+
+    threading.Thread(target=contextvars.copy_context().run, args=(read,), daemon=True).start()
+    while True:
+        try:
+            request = arrived.get(timeout=limits.STREAM_IDLE_SECONDS)
+        except queue.Empty:
+            raise StreamIdle(f"no message for {limits.STREAM_IDLE_SECONDS} s: the stream is closed") from None
+        if request is None:
+            return
+        if isinstance(request, Exception):
+            raise request
+        yield request
 
 
 class Playlists(playlist_pb2_grpc.PlaylistsServicer):
@@ -178,7 +232,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
 
     def __init__(self, service: PlaylistService, workers: int = DEFAULT_WORKERS):
         self.service = service
-        self.stream_slots = threading.BoundedSemaphore(max(1, workers - 1))
+        self.stream_slots = StreamSlots(max(1, workers - 1))
 
     def WhoAmI(self, request, context):
         return pb.User(**vars(self.service.who_am_i(identity())))
@@ -211,7 +265,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
 
     def UpdatePlaylist(self, request, context):
         return playlist_message(self.service.update_playlist(
-            identity(), required(request.id, "id"), required(request.version, "version"), **changes(request)))
+            identity(), required(request.id, "id"), request.version or None, **changes(request)))
 
     def AddTrack(self, request, context):
         return playlist_message(self.service.add_track(
@@ -255,7 +309,7 @@ class Playlists(playlist_pb2_grpc.PlaylistsServicer):
     @holds_a_thread
     def MoodRadio(self, request_iterator, context):
         played = set()
-        for count, request in enumerate(request_iterator, start=1):
+        for count, request in enumerate(within_the_idle_deadline(request_iterator), start=1):
             if count > limits.MAX_STREAM_MESSAGES:
                 raise TooLarge(f"a stream carries at most {limits.MAX_STREAM_MESSAGES} messages",
                                limits.MAX_STREAM_MESSAGES)
@@ -280,6 +334,11 @@ def version_conflict(error: Conflict):
                                        metadata={"current_version": str(error.current_version)})
 
 
+def version_required(error: VersionRequired):
+    return error_details_pb2.PreconditionFailure(violations=[error_details_pb2.PreconditionFailure.Violation(
+        type="VERSION", subject="version", description=error.message)])
+
+
 def retry_later(error: RateLimited):
     return error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=error.retry_after))
 
@@ -294,8 +353,12 @@ STATUS = {
     Forbidden: (grpc.StatusCode.PERMISSION_DENIED, None),
     NotFound: (grpc.StatusCode.NOT_FOUND, None),
     Conflict: (grpc.StatusCode.ABORTED, version_conflict),
+    # An update without its version lacks a precondition the server requires (REST's 428):
+    # FAILED_PRECONDITION, not ABORTED, which would mean "read again, then retry".
+    VersionRequired: (grpc.StatusCode.FAILED_PRECONDITION, version_required),
     RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, retry_later),
     TooLarge: (grpc.StatusCode.RESOURCE_EXHAUSTED, over_limit),
+    StreamIdle: (grpc.StatusCode.DEADLINE_EXCEEDED, None),   # the server's deadline, not the client's
 }
 
 

@@ -1,43 +1,62 @@
 """Run a WSGI app the way many users are served: gunicorn, several worker processes.
 
+Each worker is gevent's: one process serves every connection on greenlets, so a client that
+sends its request (or its TLS handshake) slowly holds a few kilobytes, never a request
+thread, and both have a deadline. With threads, a few dozen such clients ("slowloris") held
+every thread of the server and no valid call got an answer.
+
 The plain port and the mutual-TLS port are two gunicorn arbiters, because gunicorn
 applies its TLS settings to every socket it binds. Both load the same app factory.
 """
 import logging
 import os
 import signal
+import ssl
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
+import gevent
+from gevent import monkey
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers import gthread
+from gunicorn.workers.ggevent import GeventWorker
 
 from core import events, limits
 from core.config import load_settings
 
+HANDSHAKE_SECONDS = 5   # a TLS client must finish its handshake within this
+HEADERS_SECONDS = 5     # and send a request's line and headers within this, once ready
+CONNECTIONS = 1000      # connections one worker holds at once (gevent's default)
 
-class Worker(gthread.ThreadWorker):
-    """gunicorn's thread worker, closing finished connections off its event loop.
 
-    gunicorn closes a connection "gracefully" (RFC 9112 §9.6: send FIN, then wait up to 2 s
-    for the client to hang up) on the one thread that serves every other connection of the
-    worker: one client that never hangs up would stall them all."""
+class Worker(GeventWorker):
+    """gunicorn's gevent worker, with a deadline on the TLS handshake.
 
-    def init_process(self):
-        self.closer = ThreadPoolExecutor(max_workers=8, thread_name_prefix="close")
-        super().init_process()
+    gevent would run the handshake as soon as it accepts, with no deadline: `_handshake_later`
+    defers it to here, where it gets one. The headers' deadline is gunicorn's own: it waits
+    `keepalive` seconds for each request's head, the first one included."""
 
-    def finish_request(self, conn, fs):
-        try:
-            keep_alive = fs.result() if not fs.cancelled() else False
-        except Exception:
-            keep_alive = False
-        if keep_alive is False:
-            self.nr_conns -= 1
-            self.closer.submit(conn.close, graceful=True)
-            return
-        super().finish_request(conn, fs)
+    def handle(self, listener, client, addr):
+        if isinstance(client, ssl.SSLSocket):
+            try:
+                with gevent.Timeout(HANDSHAKE_SECONDS):
+                    client.do_handshake()
+            except (gevent.Timeout, OSError):
+                client.close()
+                return
+        super().handle(listener, client, addr)
+
+
+def _handshake_later(config, default_context):
+    """gunicorn's TLS context, wrapping accepted sockets without shaking hands yet."""
+    return _DeferredHandshake(default_context())
+
+
+class _DeferredHandshake:
+    def __init__(self, context: ssl.SSLContext):
+        self.context = context
+
+    def wrap_socket(self, sock, **options):
+        return self.context.wrap_socket(sock, **{**options, "do_handshake_on_connect": False})
 
 
 def close_after_refusing_the_body(worker, req):
@@ -63,18 +82,18 @@ class _Gunicorn(BaseApplication):
         return self.factory()
 
 
-def _options(bind: str, name: str, workers: int, threads: int) -> dict:
-    return {"bind": bind, "workers": workers, "threads": threads, "worker_class": Worker,
-            "pre_request": close_after_refusing_the_body, "proc_name": name, "control_socket_disable": True,
-            "loglevel": "warning", "graceful_timeout": 10, "accesslog": None}
+def _options(bind: str, name: str, workers: int) -> dict:
+    return {"bind": bind, "workers": workers, "worker_class": Worker, "worker_connections": CONNECTIONS,
+            "keepalive": HEADERS_SECONDS, "pre_request": close_after_refusing_the_body, "proc_name": name,
+            "control_socket_disable": True, "loglevel": "warning", "graceful_timeout": 10, "accesslog": None}
 
 
-def _tls_options(tls_dir, bind: str, name: str, workers: int, threads: int) -> dict:
+def _tls_options(tls_dir, bind: str, name: str, workers: int) -> dict:
     # CERT_REQUIRED (2): the handshake itself refuses a client without a certificate
     # signed by our demo CA, before any HTTP is read.
-    return {**_options(bind, name + "-tls", workers, threads),
+    return {**_options(bind, name + "-tls", workers),
             "certfile": str(tls_dir / "server.pem"), "keyfile": str(tls_dir / "server.key"),
-            "ca_certs": str(tls_dir / "ca.pem"), "cert_reqs": 2}
+            "ca_certs": str(tls_dir / "ca.pem"), "cert_reqs": 2, "ssl_context": _handshake_later}
 
 
 def client_certificate_name(environ) -> str | None:
@@ -108,16 +127,17 @@ def _run_and_exit(factory, options: dict):
         os._exit(code)
 
 
-def run(factory, name: str, host: str, port: int, tls_port: int | None, tls_dir, workers: int = 2,
-        threads: int = 4) -> None:
+def run(factory, name: str, host: str, port: int, tls_port: int | None, tls_dir, workers: int = 2) -> None:
     """Serve `factory()` on host:port, and with mutual TLS on host:tls_port; block until stopped."""
+    if not monkey.is_module_patched("threading"):
+        raise RuntimeError("import serve.green first, before anything else (see serve/green.py)")
     arbiter, child = os.getpid(), 0
     if tls_port:
         child = os.fork()
         if child == 0:
-            _run_and_exit(factory, _tls_options(tls_dir, _bind(host, tls_port), name, workers, threads))
+            _run_and_exit(factory, _tls_options(tls_dir, _bind(host, tls_port), name, workers))
     try:
-        _Gunicorn(factory, _options(_bind(host, port), name, workers, threads)).run()
+        _Gunicorn(factory, _options(_bind(host, port), name, workers)).run()
     finally:
         # gunicorn forks its workers inside run(): when a worker exits it passes through
         # here too, and only the arbiter that started the TLS one may stop it.

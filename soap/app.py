@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass
 
 import spyne.const
 from lxml import etree
@@ -17,9 +16,9 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from core import PlaylistService
-from core.auth import ApiKey, BearerToken, ClientCertificate, Identity, UsernamePassword
+from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
 from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError, TooLarge,
-                         Unauthenticated)
+                         Unauthenticated, VersionRequired)
 from serve.wsgi import client_certificate_name
 
 from .guard import CALL, Guard
@@ -107,12 +106,6 @@ def note_call(ctx) -> None:
 
 
 # --- 2. authentication glue: lift the credential out of the envelope, hand it to the core ---
-
-@dataclass(frozen=True)
-class Caller:
-    identity: Identity
-    credential: object
-
 
 def authenticate(ctx) -> Caller:
     credential = credential_from_envelope(ctx)
@@ -217,10 +210,10 @@ class Playlists(Service):
         page = core(ctx).list_playlists(ctx.udc.identity, page_size, page_token or "")
         return page.items, page.next_page_token
 
-    @rpc(required(PlaylistId), required(Version), optional(Name), optional(MoodName), optional(TrackIds),
+    @rpc(required(PlaylistId), optional(Version), optional(Name), optional(MoodName), optional(TrackIds),
          _returns=required(Playlist), _out_variable_name="playlist")
     def UpdatePlaylist(ctx, playlist_id, version, name, mood, track_ids):
-        """Rename, change the mood or replace the tracks (only the fields sent) of playlist version `version`."""
+        """Change the name, mood or tracks (the fields sent) of version `version`; none: Client.VersionRequired."""
         return core(ctx).update_playlist(ctx.udc.identity, playlist_id, version, name, mood, track_ids)
 
     @rpc(required(PlaylistId), required(TrackId), optional(Position), optional(Version), _returns=required(Playlist),
@@ -264,6 +257,7 @@ FAULTS = {
     Forbidden: ("Client.Forbidden", None),
     NotFound: ("Client.NotFound", None),
     Conflict: ("Client.Conflict", lambda e: {"current_version": e.current_version}),
+    VersionRequired: ("Client.VersionRequired", None),
     RateLimited: ("Client.RateLimited", lambda e: {"retry_after": e.retry_after}),
     TooLarge: ("Client.TooLarge", lambda e: {"limit": e.limit}),
 }

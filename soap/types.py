@@ -1,7 +1,7 @@
 """The XML Schema of the service, written as Spyne models: the `<types>` of the WSDL.
 
-Every element lives in one namespace, TNS. The facets (lengths, ranges) are the same as
-in the REST contract; the service's own rules (a mood must exist, a name must not look
+Every element lives in one namespace, TNS. The facets (lengths, ranges) come from
+core/limits.py, as the REST contract's do; the service's own rules (a mood must exist, a name must not look
 like a card number) stay in core/, where all three protocols share them.
 """
 from spyne import Array, ComplexModel, Integer32, Unicode, XmlData
@@ -9,9 +9,6 @@ from spyne import Array, ComplexModel, Integer32, Unicode, XmlData
 from core import limits
 
 TNS = "urn:playlists:v1"
-MAX_ID_LENGTH = 64
-MAX_MOOD_LENGTH = 40
-MAX_PAGE_TOKEN_LENGTH = 200
 
 
 # Customizing a named type makes Spyne declare an anonymous copy of it for every use
@@ -110,15 +107,15 @@ PlaylistArray = array(Playlist)
 
 # --- the questions: element types of the operations' parameters -----------------------
 
-PlaylistId = simple(Unicode, "PlaylistId", min_len=1, max_len=MAX_ID_LENGTH)
-TrackId = simple(Unicode, "TrackId", min_len=1, max_len=MAX_ID_LENGTH)
+PlaylistId = simple(Unicode, "PlaylistId", min_len=1, max_len=limits.MAX_ID_LENGTH)
+TrackId = simple(Unicode, "TrackId", min_len=1, max_len=limits.MAX_ID_LENGTH)
 TrackIds = Array(TrackId.customize(max_occurs=limits.MAX_TRACKS_PER_PLAYLIST, nillable=False, type_name="TrackId"),
                  member_name="track_id", type_name="TrackIds")
 Name = simple(Unicode, "Name", min_len=1, max_len=limits.MAX_NAME_LENGTH)
-MoodName = simple(Unicode, "MoodName", max_len=MAX_MOOD_LENGTH)
+MoodName = simple(Unicode, "MoodName", max_len=limits.MAX_MOOD_LENGTH)
 Query = simple(Unicode, "Query", max_len=limits.MAX_QUERY_LENGTH)
 PageSize = simple(Integer32, "PageSize", ge=1, le=limits.MAX_PAGE_SIZE)
-PageToken = simple(Unicode, "PageToken", max_len=MAX_PAGE_TOKEN_LENGTH)
+PageToken = simple(Unicode, "PageToken", max_len=limits.MAX_PAGE_TOKEN_LENGTH)
 Version = simple(Integer32, "Version", ge=1)
 Position = simple(Integer32, "Position", ge=0, le=limits.MAX_TRACKS_PER_PLAYLIST)
 Minutes = simple(Integer32, "Minutes", ge=1, le=limits.MAX_GENERATE_MINUTES)

@@ -14,7 +14,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2, playlist_pb2_grpc
 from playwright.sync_api import expect, sync_playwright
 
-from rest import pages
+from screen import pages
 
 from .conftest import TEST_ENV
 from .servers import Server

@@ -6,9 +6,10 @@ import threading
 import pytest
 
 from core import PlaylistService
-from core.auth import ApiKey, BearerToken, UsernamePassword
+from core.auth import ApiKey, BearerToken, UsernamePassword, credential_from_authorization
 from core.config import load_settings
-from core.errors import Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, Unauthenticated
+from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, Unauthenticated,
+                         VersionRequired)
 from core.service import pick_tracks
 
 
@@ -73,7 +74,7 @@ def test_page_size_is_capped(service, alice, size):
 def test_another_users_playlist_is_not_found_for_every_operation(service, alice, bob):
     playlist = service.create_playlist(alice, "Alice's", "calm", ["bach-bwv1007-prelude"])
     attempts = [lambda: service.get_playlist(bob, playlist.id),
-                lambda: service.update_playlist(bob, playlist.id, name="mine"),
+                lambda: service.update_playlist(bob, playlist.id, 1, name="mine"),
                 lambda: service.add_track(bob, playlist.id, "bach-bwv1007-prelude"),
                 lambda: service.remove_track(bob, playlist.id, 1),
                 lambda: service.delete_playlist(bob, playlist.id)]
@@ -105,6 +106,13 @@ def test_two_concurrent_updates_with_the_same_version_exactly_one_wins(service, 
     assert final.version == 2 and final.name == winners[0].name
 
 
+def test_an_update_must_name_the_version_it_read(service, alice):
+    playlist = service.create_playlist(alice, "Unversioned")
+    with pytest.raises(VersionRequired):
+        service.update_playlist(alice, playlist.id, None, name="Blind")
+    assert service.get_playlist(alice, playlist.id) == playlist
+
+
 def test_adds_without_a_version_are_all_kept(service, alice):
     playlist = service.create_playlist(alice, "Crowd")
     ids = [t.id for t in service.search_tracks(alice, page_size=20).items]
@@ -129,6 +137,15 @@ def test_secrets_are_stored_only_as_hashes(home, credentials):
     for user in credentials["users"].values():
         for secret in (user["password"], user["api_key"], user["client_secret"]):
             assert secret not in dump
+
+
+@pytest.mark.parametrize("value, credential", [
+    ("Basic YWxpY2U6czNjcjN0Onc=", UsernamePassword("alice", "s3cr3t:w")),   # the password may hold a colon
+    ("basic  YWxpY2U6czNjcjN0Onc= ", UsernamePassword("alice", "s3cr3t:w")),  # schemes are case-insensitive
+    ("Bearer eyJ.x.y", BearerToken("eyJ.x.y")),
+    ("Basic !!!", None), ("Basic ", None), ("Digest whatever", None), ("", None)])
+def test_an_authorization_value_is_read_once_for_rest_and_grpc(value, credential):
+    assert credential_from_authorization(value) == credential
 
 
 def test_wrong_credentials_all_look_the_same(service, credentials):

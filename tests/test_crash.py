@@ -109,8 +109,10 @@ class Writers:
                     n = 0
                     continue
                 version = getattr(self, protocol)(http, playlist_id, TRACKS[n % len(TRACKS)])
-            except (requests.ConnectionError, ConnectionError, grpc.RpcError) as error:
-                # A killed server: nothing was acknowledged; try again until it is back.
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError,
+                    grpc.RpcError) as error:
+                # A killed server (before or in the middle of its answer): nothing was acknowledged;
+                # try again until it is back.
                 if isinstance(error, grpc.RpcError) and error.code() not in (
                         grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
                     return self.fail(f"{protocol}: {error.code()} {error.details()}")

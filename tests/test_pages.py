@@ -11,8 +11,8 @@ from lxml import etree
 
 from core import PlaylistService
 from core.config import load_settings
-from rest import pages
-from rest.app import create_app
+from screen import pages
+from screen import create_app
 
 from .conftest import TEST_ENV
 

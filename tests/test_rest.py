@@ -1,8 +1,12 @@
 """The REST server over real HTTP: status codes, headers, representations and problems."""
+import ast
 import base64
 import json
 import sqlite3
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import requests
@@ -206,3 +210,29 @@ def test_a_flood_gets_429_with_retry_after(home, credentials):
         assert limited.headers["RateLimit-Policy"] == "5/minute"
     finally:
         server.stop()
+
+
+KNOWS_SOAP_OR_GRPC = {"soap", "rpc", "screen", "clients", "spyne", "zeep", "grpc", "grpc_status", "google", "playlist"}
+
+
+def top_level_imports(path: Path) -> set:
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    return imported
+
+
+def test_the_adapter_imports_the_core_and_nothing_that_knows_soap_or_grpc():
+    """The REST adapter only translates; the screen (which knows all three) is mounted by `python -m rest`."""
+    folder = Path(__file__).resolve().parent.parent / "rest"
+    adapter = [path for path in folder.glob("*.py") if path.name != "__main__.py"]
+    imported = set().union(*map(top_level_imports, adapter))
+    assert "core" in imported and not imported & KNOWS_SOAP_OR_GRPC, imported & KNOWS_SOAP_OR_GRPC
+    assert top_level_imports(folder / "__main__.py") == {"screen", "serve"}
+    # Nor through another module: importing the adapter loads no SOAP or gRPC library.
+    loaded = subprocess.run([sys.executable, "-c", "import sys, rest.app; print(*sys.modules)"],
+                            cwd=folder.parent, capture_output=True, text=True, check=True).stdout.split()
+    assert not {name.split(".")[0] for name in loaded} & KNOWS_SOAP_OR_GRPC

@@ -126,6 +126,14 @@ def test_update_playlist_changes_only_the_masked_fields(stub, alice):
     assert (list(emptied.tracks), emptied.mood, emptied.total_duration_seconds) == ([], "", 0)
 
 
+def test_an_update_without_its_version_is_a_failed_precondition(stub, alice):
+    playlist = new_playlist(stub, alice)
+    error = refused(CODE.FAILED_PRECONDITION, stub.UpdatePlaylist, pb.UpdatePlaylistRequest(id=playlist.id, name="Blind"),
+                    alice)
+    assert [v.subject for v in detail(error, error_details_pb2.PreconditionFailure).violations] == ["version"]
+    assert stub.GetPlaylist(pb.GetPlaylistRequest(id=playlist.id), metadata=alice).name == playlist.name
+
+
 def test_a_stale_version_is_aborted_with_the_current_version(stub, alice):
     playlist = new_playlist(stub, alice)
     stub.AddTrack(pb.AddTrackRequest(playlist_id=playlist.id, track_id="bach-bwv1043-2"), metadata=alice)
@@ -205,7 +213,6 @@ def test_bob_cannot_read_or_change_alices_playlist(stub, alice, bob):
     ("CreatePlaylist", pb.CreatePlaylistRequest(name="Mix", track_ids=["no-such-track"]), "track_ids[0]"),
     ("GetTrack", pb.GetTrackRequest(), "id"),
     ("GetPlaylist", pb.GetPlaylistRequest(), "id"),
-    ("UpdatePlaylist", pb.UpdatePlaylistRequest(id="pl_x", name="No version"), "version"),
     ("UpdatePlaylist", pb.UpdatePlaylistRequest(id="pl_x", version=1, update_mask=field_mask_pb2.FieldMask(
         paths=["owner"])), "update_mask"),
     ("AddTrack", pb.AddTrackRequest(track_id="bach-bwv1068-air"), "playlist_id"),

@@ -11,9 +11,7 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import events, limits
-from rpc.server import DEFAULT_WORKERS
-
-STREAM_SLOTS = DEFAULT_WORKERS - 1   # streams may hold every thread but one (rpc/server.py)
+STREAMS = limits.STREAMS_PER_USER   # the streams alice may hold at once (rpc/server.py)
 
 CODE = grpc.StatusCode
 
@@ -84,22 +82,22 @@ def test_play_playlist_sends_each_track_as_it_starts(stub, alice, home):
 def test_cancelling_mid_stream_stops_the_playback_at_once(stub, alice, long_playlist, home):
     since = time.time()
     calls = [stub.PlayPlaylist(pb.PlayPlaylistRequest(id=long_playlist.id, ms_per_second=100), metadata=alice)
-             for _ in range(STREAM_SLOTS)]
-    assert [next(call).position for call in calls] == [1] * STREAM_SLOTS  # every stream slot is playing
+             for _ in range(STREAMS)]
+    assert [next(call).position for call in calls] == [1] * STREAMS  # every stream alice may open is playing
     for call in calls:
         call.cancel()
-    assert [status_of(call) for call in calls] == [CODE.CANCELLED] * STREAM_SLOTS
+    assert [status_of(call) for call in calls] == [CODE.CANCELLED] * STREAMS
     assert the_server_is_free(stub, alice)
-    assert recorded(home, "play_playlist", {"CANCELLED"}, STREAM_SLOTS, since)
+    assert recorded(home, "play_playlist", {"CANCELLED"}, STREAMS, since)
 
 
 def test_a_deadline_shorter_than_the_playback_ends_it(stub, alice, long_playlist, home):
     since = time.time()
     calls = [stub.PlayPlaylist(pb.PlayPlaylistRequest(id=long_playlist.id, ms_per_second=100), metadata=alice,
-                               timeout=0.5) for _ in range(STREAM_SLOTS)]
-    assert [status_of(call) for call in calls] == [CODE.DEADLINE_EXCEEDED] * STREAM_SLOTS
+                               timeout=0.5) for _ in range(STREAMS)]
+    assert [status_of(call) for call in calls] == [CODE.DEADLINE_EXCEEDED] * STREAMS
     assert the_server_is_free(stub, alice)
-    assert recorded(home, "play_playlist", {"DEADLINE_EXCEEDED"}, STREAM_SLOTS, since)
+    assert recorded(home, "play_playlist", {"DEADLINE_EXCEEDED"}, STREAMS, since)
 
 
 @pytest.mark.parametrize("request_, code, field", [
@@ -195,16 +193,16 @@ def test_the_radio_caps_a_stream_at_its_message_limit(stub, alice):
 
 def test_cancelling_the_radio_while_the_server_waits_for_a_mood(stub, alice, home):
     since = time.time()
-    radios = [Radio(stub, alice) for _ in range(STREAM_SLOTS)]
+    radios = [Radio(stub, alice) for _ in range(STREAMS)]
     for radio in radios:
-        assert radio.tune("dreamy").tracks  # every stream slot now waits for the next mood
+        assert radio.tune("dreamy").tracks  # every stream alice may open now waits for the next mood
     for radio in radios:
         radio.call.cancel()
         assert radio.close() == CODE.CANCELLED
     assert the_server_is_free(stub, alice)
     # grpcio may hand the servicer a cancel as the end of the requests, a moment before it
     # marks the call cancelled: the servicer then ends as if the client had finished (OK).
-    assert recorded(home, "mood_radio", {"CANCELLED", "OK"}, STREAM_SLOTS, since)
+    assert recorded(home, "mood_radio", {"CANCELLED", "OK"}, STREAMS, since)
 
 
 def test_streams_need_a_credential_too(stub, long_playlist):

@@ -815,7 +815,7 @@ def test_live_views_cannot_starve_the_rest_api(home, credentials):
     server = Server("rest", home, TEST_ENV, tls=False)
     base, streams = f"http://127.0.0.1:{server.port}", []
     try:
-        for _ in range(8):   # 2 workers x 4 threads
+        for _ in range(8):
             streams.append(requests.get(f"{base}/live/events", stream=True, timeout=10))
         answer = requests.get(f"{base}/v1/me", headers={"X-API-Key": credentials["users"]["alice"]["api_key"]},
                               timeout=5)

@@ -245,6 +245,12 @@ def test_stale_version_is_a_conflict(alice):
     assert error.detail.findtext("current_version") == "2"
 
 
+def test_an_update_without_its_version_is_refused(alice):
+    playlist = alice.CreatePlaylist(name="Unversioned")
+    assert code(fault(alice.UpdatePlaylist, playlist_id=playlist.id, name="Blind")) == "Client.VersionRequired"
+    assert alice.GetPlaylist(playlist_id=playlist.id).name == "Unversioned"
+
+
 def test_read_only_token_is_forbidden_to_write(anonymous, rest_server, credentials):
     token = oauth_token(rest_server, credentials, scope="playlists:read")
     error = fault(anonymous.CreatePlaylist, name="Nope", _soapheaders={"AccessToken": token})

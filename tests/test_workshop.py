@@ -20,7 +20,7 @@ from playlist.v1 import playlist_pb2_grpc
 
 from core import events
 from core.config import load_settings
-from rest import pages
+from screen import pages
 from workshop import journal
 from workshop.exercises import EXERCISES
 from workshop.reset import reset

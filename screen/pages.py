@@ -240,14 +240,14 @@ SOLVE_SHOWN = ("kind", "exercise", "title", "hints", "at")
 BACKLOG_EVENTS = 50          # what a new page starts with
 BACKLOG_BYTES = 256 * 1024   # how far back a reconnect looks for what it missed: ~1000 events
 POLL_SECONDS = 0.1           # a look at the file costs a read() that usually returns nothing
-# An open stream holds one of the REST server's request threads (`python -m rest` runs 2
-# gunicorn workers x 4 threads: 8 calls at once) for as long as it lasts. So a stream ends
+# An open stream holds a connection (a greenlet of a gevent worker: no request thread, see
+# serve/wsgi.py) for as long as it lasts. So a stream ends
 # after STREAM_SECONDS, and the browser, told so by `retry`, reconnects RETRY_MS later with
 # the Last-Event-ID it saw. A heartbeat every HEARTBEAT_SECONDS makes the stream of a closed
-# tab fail at its next writes, freeing the thread, rather than at the end.
+# tab fail at its next writes, freeing its slot, rather than at the end.
 STREAM_SECONDS = 120
-# So that no number of open pages can starve the API, each worker process gives the live view
-# at most two of its threads, and answers any further page 503 until one closes.
+# Each stream looks at the journal ten times a second: so that no number of open pages can
+# starve the API, each worker process serves at most two, and answers any further page 503.
 LIVE_STREAMS = threading.BoundedSemaphore(2)
 RETRY_MS = 1000
 HEARTBEAT_SECONDS = 2

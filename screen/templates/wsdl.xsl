@@ -2,7 +2,7 @@
 <!-- The WSDL 1.1 as a page: its operations with their messages and headers, then its types.
 
      An XSLT stylesheet is XML too: each template matches a part of the WSDL and writes the
-     HTML for it. rest/pages.py applies it with lxml to wsdl/playlists.wsdl on every request,
+     HTML for it. screen/pages.py applies it with lxml to wsdl/playlists.wsdl on every request,
      so the page can say nothing the contract does not. -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"

@@ -1,0 +1,261 @@
+"""Issue #16: hostile traffic, round two, each attack over the wire against real servers.
+
+Slow clients (slowloris) on the plain and mutual-TLS HTTP ports, a crowd at the live view,
+stream hogs on gRPC, lockout used as a weapon. Every call a test makes has a deadline: an
+answer later than that is a failure, whatever the machine's load.
+"""
+import socket
+import ssl
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+
+import grpc
+import pytest
+import requests
+from lxml import etree
+from playlist.v1 import playlist_pb2 as pb
+from playlist.v1 import playlist_pb2_grpc
+
+from clients.attacks.common import envelope
+from core import limits
+from rpc.server import DEFAULT_WORKERS
+from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
+
+from .test_security import eventually
+
+ANSWER_SECONDS = 2      # issue #16: every valid call is answered within this, under attack
+HELD = 64               # slow connections held against each HTTP port
+TNS = "urn:playlists:v1"
+
+
+@pytest.fixture(scope="module")
+def alice(credentials):
+    return credentials["users"]["alice"]
+
+
+@pytest.fixture(scope="module")
+def tls_files(home, credentials):
+    """(CA, alice's certificate and key) as paths for requests and ssl."""
+    tls = credentials["tls"]
+    return str(home / tls["ca"]), (str(home / tls["clients"]["alice"]["cert"]),
+                                   str(home / tls["clients"]["alice"]["key"]))
+
+
+def client_context(tls_files) -> ssl.SSLContext:
+    ca, (cert, key) = tls_files
+    context = ssl.create_default_context(cafile=ca)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+# --- what a valid user does while the attack goes on ---------------------------------------------
+
+def valid_calls(rest_server, soap_server, rpc_server, alice, tls_files) -> dict:
+    """WhoAmI on every protocol and port, each with its deadline: {where: who answered}."""
+    ca, cert = tls_files
+    key = {"X-API-Key": alice["api_key"]}
+    soap = envelope("WhoAmI", {}, ("key", alice["api_key"]))
+    who = {}
+    for where, url, extra in (("rest", f"http://127.0.0.1:{rest_server.port}", {}),
+                              ("rest+tls", f"https://127.0.0.1:{rest_server.tls_port}", {"verify": ca, "cert": cert})):
+        who[where] = requests.get(url + "/v1/me", headers=key, timeout=ANSWER_SECONDS, **extra).json()["name"]
+    for where, url, extra in (("soap", f"http://127.0.0.1:{soap_server.port}", {}),
+                              ("soap+tls", f"https://127.0.0.1:{soap_server.tls_port}", {"verify": ca, "cert": cert})):
+        answer = requests.post(url + "/soap", data=soap, headers={"Content-Type": "text/xml; charset=utf-8"},
+                               timeout=ANSWER_SECONDS, **extra)
+        who[where] = etree.fromstring(answer.content).findtext(f".//{{{TNS}}}name")
+    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
+        answer = playlist_pb2_grpc.PlaylistsStub(channel).WhoAmI(
+            pb.WhoAmIRequest(), metadata=[("x-api-key", alice["api_key"])], timeout=ANSWER_SECONDS)
+        who["grpc"] = answer.name
+    return who
+
+
+EVERYWHERE = {"rest": "alice", "rest+tls": "alice", "soap": "alice", "soap+tls": "alice", "grpc": "alice"}
+
+
+# --- slowloris ----------------------------------------------------------------------------------
+# A request's head sent a few bytes at a time, never finished; on a TLS port also handshakes
+# left half done. A real attacker reopens what the server closes, so these do too.
+
+REQUEST_START = b"GET /v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+CLIENT_HELLO_START = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"   # a record promising 512 bytes, then silence
+
+
+class Slowloris:
+    """HELD slow connections to one port, kept open (reopened when closed) until stopped."""
+
+    def __init__(self, port: int, context: ssl.SSLContext | None):
+        self.port, self.context = port, context
+        self.stopped = threading.Event()
+        self.reopened = 0   # connections the server closed, and the attacker opened again
+        self.sockets = [self._open(n) for n in range(HELD)]
+        self.thread = threading.Thread(target=self._drip, daemon=True)
+        self.thread.start()
+
+    def _open(self, n: int):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        if self.context and n % 2:
+            sock.sendall(CLIENT_HELLO_START)          # half a handshake
+            return sock
+        if self.context:
+            sock = self.context.wrap_socket(sock, server_hostname="localhost")
+        sock.sendall(REQUEST_START)                   # half a request
+        return sock
+
+    def _drip(self):
+        while not self.stopped.wait(1):
+            for n, sock in enumerate(self.sockets):
+                try:
+                    sock.sendall(b"X" if self.context and n % 2 else b"X-Drip: 1\r\n")
+                except OSError:
+                    sock.close()
+                    try:
+                        self.sockets[n] = self._open(n)
+                        self.reopened += 1
+                    except OSError:
+                        pass
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join()
+        for sock in self.sockets:
+            sock.close()
+
+
+@contextmanager
+def slowloris(*targets):
+    with ExitStack() as stack:
+        attacks = [Slowloris(port, context) for port, context in targets]
+        for attack in attacks:
+            stack.callback(attack.stop)
+        yield attacks
+
+
+def test_slowloris_on_every_http_port_leaves_every_protocol_answering(rest_server, soap_server, rpc_server,
+                                                                       alice, tls_files):
+    context = client_context(tls_files)
+    with slowloris((rest_server.port, None), (rest_server.tls_port, context),
+                   (soap_server.port, None), (soap_server.tls_port, context)) as attacks:
+        assert valid_calls(rest_server, soap_server, rpc_server, alice, tls_files) == EVERYWHERE
+        # The servers hang up on slow connections at their deadline, and the attacker opens
+        # them again at once: still answered.
+        assert eventually(lambda: all(attack.reopened >= HELD for attack in attacks),
+                        max(HEADERS_SECONDS, HANDSHAKE_SECONDS) + 10)
+        assert valid_calls(rest_server, soap_server, rpc_server, alice, tls_files) == EVERYWHERE
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server hangs up on this connection within `seconds`."""
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if not sock.recv(1024):
+                return True
+    except (ConnectionError, ssl.SSLError):
+        return True
+    except TimeoutError:
+        pass
+    return False
+
+
+def test_a_request_head_has_a_deadline(rest_server):
+    with socket.create_connection(("127.0.0.1", rest_server.port)) as sock:
+        sock.sendall(REQUEST_START)
+        assert closed_within(sock, HEADERS_SECONDS + 3)
+
+
+def test_a_tls_handshake_has_a_deadline(rest_server):
+    with socket.create_connection(("127.0.0.1", rest_server.tls_port)) as sock:
+        sock.sendall(CLIENT_HELLO_START)
+        assert closed_within(sock, HANDSHAKE_SECONDS + 3)
+
+
+# --- the live view ----------------------------------------------------------------------------
+
+def test_a_crowd_at_the_live_view_leaves_the_api_answering(rest_server, soap_server, rpc_server, alice,
+                                                          tls_files):
+    url = f"http://127.0.0.1:{rest_server.port}/live/events"
+    viewers = []
+    try:
+        for _ in range(HELD):
+            sock = socket.create_connection(("127.0.0.1", rest_server.port), timeout=5)
+            sock.sendall(b"GET /live/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+            viewers.append(sock)
+        for _ in range(2):
+            assert valid_calls(rest_server, soap_server, rpc_server, alice, tls_files) == EVERYWHERE
+        assert requests.get(url.replace("/events", ""), timeout=ANSWER_SECONDS).status_code == 200
+    finally:
+        for sock in viewers:
+            sock.close()
+
+
+# --- stream hogs --------------------------------------------------------------------------------
+
+def play_forever(stub, metadata, playlist_id):
+    """A PlayPlaylist call at the slowest pace: minutes of music, one track every few seconds."""
+    return stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist_id, ms_per_second=100), metadata=metadata)
+
+
+def first_answer_or_refusal(call):
+    try:
+        next(call)
+        return "OK"
+    except grpc.RpcError as refused:
+        return refused.code().name
+
+
+def test_one_user_holding_every_stream_he_may_leaves_others_theirs(rpc_server, credentials):
+    bob = [("x-api-key", credentials["users"]["bob"]["api_key"])]
+    alice = [("x-api-key", credentials["users"]["alice"]["api_key"])]
+    hang_up = threading.Event()
+
+    def say_nothing():
+        hang_up.wait()
+        yield from ()
+
+    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
+        stub = playlist_pb2_grpc.PlaylistsStub(channel)
+        chaconnes = pb.CreatePlaylistRequest(name="Long", track_ids=["bach-bwv1004-chaconne"] * 3)
+        bobs, alices = (stub.CreatePlaylist(chaconnes, metadata=who).id for who in (bob, alice))
+        hogs = [play_forever(stub, bob, bobs) for _ in range(DEFAULT_WORKERS)]
+        hogs += [stub.MoodRadio(say_nothing(), metadata=bob) for _ in range(DEFAULT_WORKERS)]
+        try:
+            answers = [first_answer_or_refusal(call) for call in hogs[:DEFAULT_WORKERS]]
+            assert answers.count("OK") == limits.STREAMS_PER_USER
+            assert set(answers) == {"OK", "RESOURCE_EXHAUSTED"}
+            mine = play_forever(stub, alice, alices)
+            assert first_answer_or_refusal(mine) == "OK"
+            mine.cancel()
+        finally:
+            hang_up.set()
+            for call in hogs:
+                call.cancel()
+
+
+def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
+    bob = [("x-api-key", credentials["users"]["bob"]["api_key"])]
+    hang_up = threading.Event()
+
+    def tune_in_then_say_nothing():
+        yield pb.MoodRadioRequest(mood="calm")
+        hang_up.wait()
+
+    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
+        stub = playlist_pb2_grpc.PlaylistsStub(channel)
+        radio = stub.MoodRadio(tune_in_then_say_nothing(), metadata=bob,
+                               timeout=limits.STREAM_IDLE_SECONDS + 10)
+        try:
+            assert next(radio).tracks
+            with pytest.raises(grpc.RpcError) as ended:
+                next(radio)
+            assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "no message for" in ended.value.details()
+            # His slot is free again: bob may tune in anew.
+            again = stub.MoodRadio(iter([pb.MoodRadioRequest(mood="calm")]), metadata=bob)
+            assert [bool(answer.tracks) for answer in again] == [True]
+        finally:
+            hang_up.set()
+            radio.cancel()
