@@ -26,7 +26,8 @@ def test_every_operation_of_both_contracts_is_a_request_with_tests():
     assert collection["info"]["schema"].endswith("/v2.1.0/collection.json")
     rest, soap = collection["item"]
     spec = json.loads(postman.OPENAPI.read_text())
-    ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values() if isinstance(op, dict)}
+    ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()
+           if isinstance(op, dict) and not postman.LEFT_OUT_TAGS & set(op.get("tags", ()))}
     assert {item["name"].rsplit("(", 1)[1].rstrip(")") for item in rest["item"]} == ids
     assert {item["name"].rsplit(" ", 1)[1] for item in soap["item"]} == set(postman.SOAP_FLOW)
     for item in rest["item"] + soap["item"]:
