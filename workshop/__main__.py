@@ -67,8 +67,8 @@ def show(settings, progress: Progress, args) -> int:
     if left:
         print(f"{left} hint{'s' * (left > 1)} left: python -m workshop hint {e.number}")
     print(f"When you are done: python -m workshop check {e.number}")
-    print(f"Started at {clock(entry['started_at'])}: only calls made since then count, and every budget and lockout started afresh."
-          + (f" Solved at {clock(entry['solved_at'])}." if entry["solved_at"] else ""))
+    print(f"Started at {clock(entry['started_at'])}: only calls made since then count, and every budget and "
+          "lockout started afresh." + (f" Solved at {clock(entry['solved_at'])}." if entry["solved_at"] else ""))
     return 0
 
 
