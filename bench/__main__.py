@@ -50,7 +50,7 @@ def numbers(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="GetPlaylist only, at concurrency 1 and 16, 1 s each, no Basic auth: under a minute")
     parser.add_argument("--out", type=Path, metavar="DIR", default=RESULTS,
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     wall = time.monotonic() - began
     # What other programs took from the machine while we measured: the honest caveat.
     others = (servers.machine_busy_seconds() - machine_before) - (servers.own_cpu_seconds() - ours_before)
-    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = ".venv/bin/python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = report.markdown(results, command.strip(), wall, max(0.0, others) / wall)
     print("\n" + text)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,7 @@ def create_app() -> Flask:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bare_rest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench.bare_rest", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--fixture", required=True, help="fixture.json written by the benchmark")

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
+from soap import compat  # noqa: F401  (before Spyne: Spyne 2.14 on Python 3.12+, see soap/compat.py)
 from spyne import Application, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -64,7 +65,7 @@ def create_app() -> WsgiApplication:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bare_soap", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench.bare_soap", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--fixture", required=True, help="fixture.json written by the benchmark")

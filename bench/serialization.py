@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from google.protobuf import json_format
 from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
+from soap import compat  # noqa: F401  (before Spyne: Spyne 2.14 on Python 3.12+, see soap/compat.py)
 from spyne.server.null import NullServer
 
 from .bare_soap import soap_application

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from . import addresses
 from . import credentials as creds
 from .grpc import GrpcClient
 from .grpc_wire import describe
@@ -168,12 +169,14 @@ def write_html(results: list, path) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m clients.compare", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m clients.compare", description=__doc__.splitlines()[0],
+                                epilog="The defaults follow PLAYLISTS_HOST and the PLAYLISTS_*_PORT variables.")
     p.add_argument("scenario", choices=[*SCENARIOS, "all"], help="which call to compare, or all of them")
     p.add_argument("--user", default="alice", help="whose credentials (default alice)")
-    p.add_argument("--rest", default="http://127.0.0.1:8080", help="REST base URL (default http://127.0.0.1:8080)")
-    p.add_argument("--soap", default="http://127.0.0.1:8081/soap", help="SOAP endpoint (default …:8081/soap)")
-    p.add_argument("--grpc", default="127.0.0.1:50051", help="gRPC address (default 127.0.0.1:50051)")
+    p.add_argument("--rest", default=addresses.rest_url(), help=f"REST base URL (default {addresses.rest_url()})")
+    p.add_argument("--soap", default=addresses.soap_url(), help=f"SOAP endpoint (default {addresses.soap_url()})")
+    p.add_argument("--grpc", default=addresses.grpc_address(),
+                   help=f"gRPC address (default {addresses.grpc_address()})")
     p.add_argument("--width", type=int, default=shutil.get_terminal_size((180, 40)).columns,
                    help="terminal width (default: this terminal's)")
     args = p.parse_args(argv)

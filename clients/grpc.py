@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from . import cli
+from . import addresses, cli
 from . import credentials as creds
 from .grpc_wire import Relay, describe
 
@@ -27,9 +27,8 @@ class GrpcClient:
     """One method per RPC. An argument left as None is a field left unset: protobuf sends
     nothing for it, and the server reads its zero value ("", 0, an empty list)."""
 
-    def __init__(self, address: str = "127.0.0.1:50051", auth: str = "key", user: str = "alice",
-                 token_url: str = "http://127.0.0.1:8080/oauth/token", relay: bool = False,
-                 tls_address: str | None = None):
+    def __init__(self, address: str | None = None, auth: str = "key", user: str = "alice",
+                 token_url: str | None = None, relay: bool = False, tls_address: str | None = None):
         secrets = creds.load(user)
         self.metadata = []
         if auth == "key":
@@ -38,10 +37,10 @@ class GrpcClient:
             pair = base64.b64encode(f"{user}:{secrets['password']}".encode()).decode()
             self.metadata = [("authorization", f"Basic {pair}")]
         elif auth == "token":
-            self.metadata = [("authorization", "Bearer " + get_token(token_url, secrets))]
-        if auth == "mtls":
-            host, port = address.rsplit(":", 1)
-            address = tls_address or f"{host}:{int(port) + 1}"
+            self.metadata = [("authorization", "Bearer " + get_token(token_url or addresses.token_url(), secrets))]
+        # A client certificate is presented on the TLS port only.
+        address = (tls_address or address or addresses.grpc_address(tls=True) if auth == "mtls"
+                   else address or addresses.grpc_address())
         host, port = address.rsplit(":", 1)
         self.relay = Relay(host, int(port)) if relay else None
         target = f"127.0.0.1:{self.relay.port}" if self.relay else address
@@ -139,8 +138,10 @@ def explain(error: grpc.RpcError) -> str:
 
 
 def main(argv=None) -> int:
-    p, ops = cli.parser("python -m clients.grpc", "Call the gRPC API.",
-                        "host:port (default 127.0.0.1:50051; with --auth mtls, the port after it)")
+    p, ops = cli.parser(".venv/bin/python -m clients.grpc", "Call the gRPC API.",
+                        f"host:port (default {addresses.grpc_address()}, with --auth mtls "
+                        f"{addresses.grpc_address(tls=True)}; set by PLAYLISTS_HOST, PLAYLISTS_GRPC_PORT and "
+                        "PLAYLISTS_GRPC_TLS_PORT)")
     play = ops.add_parser("play-playlist", aliases=["play"], help="stream a playlist, track by track")
     play.add_argument("playlist_id")
     play.add_argument("--ms-per-second", type=int, help="real milliseconds per second of music (default 5)")
@@ -148,7 +149,7 @@ def main(argv=None) -> int:
         "moods", nargs="+", help="the moods to send, in order")
     cli.ALIASES.update({"play-playlist": "play", "mood-radio": "radio"})
     args = p.parse_args(argv)
-    client = GrpcClient(args.server or "127.0.0.1:50051", args.auth, args.user, relay=args.show_wire)
+    client = GrpcClient(args.server, args.auth, args.user, relay=args.show_wire)
     mark = client.relay.mark() if client.relay else None
     code = 0
     try:

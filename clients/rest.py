@@ -7,16 +7,16 @@ import sys
 
 import requests
 
-from . import cli
+from . import addresses, cli
 from . import credentials as creds
 from .wire import Tap, show, tapped_session
 
 
 class RestClient:
-    def __init__(self, url: str = "http://127.0.0.1:8080", auth: str = "key", user: str = "alice",
-                 tap: Tap | None = None):
+    def __init__(self, url: str | None = None, auth: str = "key", user: str = "alice", tap: Tap | None = None):
         secrets = creds.load(user)
-        self.url = url.rstrip("/")
+        # A client certificate is presented on the TLS port only.
+        self.url = (url or addresses.rest_url(tls=auth == "mtls")).rstrip("/")
         self.session = tapped_session(tap) if tap else requests.Session()
         # Otherwise requests lets REQUESTS_CA_BUNDLE (and proxy variables) override our settings.
         self.session.trust_env = False
@@ -29,7 +29,6 @@ class RestClient:
             self.session.headers["Authorization"] = "Bearer " + self.token(secrets["client_id"], secrets["client_secret"])
         elif auth == "mtls":
             # The certificate proves who we are; the CA file proves who the server is.
-            self.url = self.url.replace("http://", "https://").replace(":8080", ":8443")
             self.session.cert = (secrets["cert"], secrets["key"])
             self.session.verify = secrets["ca"]
 
@@ -92,11 +91,13 @@ class RestClient:
 
 
 def main(argv=None) -> int:
-    p, _ = cli.parser("python -m clients.rest", "Call the REST API.", "base URL (default http://127.0.0.1:8080)")
+    p, _ = cli.parser(".venv/bin/python -m clients.rest", "Call the REST API.",
+                      f"base URL (default {addresses.rest_url()}, with --auth mtls {addresses.rest_url(tls=True)}; "
+                      "set by PLAYLISTS_HOST, PLAYLISTS_REST_PORT and PLAYLISTS_REST_TLS_PORT)")
     args = p.parse_args(argv)
     tap = Tap()
     try:
-        client = RestClient(args.server or "http://127.0.0.1:8080", args.auth, args.user, tap)
+        client = RestClient(args.server, args.auth, args.user, tap)
         tap.clear()   # the token request of --auth token is not part of the call shown
         response = cli.call(client, args)
     except requests.ConnectionError as error:

@@ -13,7 +13,7 @@ from lxml import etree
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from . import cli
+from . import addresses, cli
 from . import credentials as creds
 from .wire import Tap, show, tapped_session
 
@@ -25,17 +25,17 @@ NAMESPACES = {"soap": SOAP_ENV, "p": TNS}
 
 
 class SoapClient:
-    def __init__(self, url: str = "http://127.0.0.1:8081/soap", auth: str = "key", user: str = "alice",
-                 tap: Tap | None = None, token_url: str = "http://127.0.0.1:8080/oauth/token"):
+    def __init__(self, url: str | None = None, auth: str = "key", user: str = "alice",
+                 tap: Tap | None = None, token_url: str | None = None):
         self.secrets = creds.load(user)
-        self.user, self.auth, self.url = user, auth, url
+        # A client certificate is presented on the TLS port only.
+        self.user, self.auth, self.url = user, auth, url or addresses.soap_url(tls=auth == "mtls")
         self.session = tapped_session(tap) if tap else requests.Session()
         self.session.trust_env = False   # our CA, not REQUESTS_CA_BUNDLE's
         if auth == "token":
-            self.token = self.session.post(token_url, data={"grant_type": "client_credentials"}, auth=(
+            self.token = self.session.post(token_url or addresses.token_url(), data={"grant_type": "client_credentials"}, auth=(
                 self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"]
         if auth == "mtls":
-            self.url = url.replace("http://", "https://").replace(":8081", ":8444")
             self.session.cert = (self.secrets["cert"], self.secrets["key"])
             self.session.verify = self.secrets["ca"]
 
@@ -136,13 +136,14 @@ class ZeepClient(SoapClient):
 
 
 def main(argv=None) -> int:
-    p, _ = cli.parser("python -m clients.soap", "Call the SOAP API.", "endpoint (default http://127.0.0.1:8081/soap)")
+    p, _ = cli.parser(".venv/bin/python -m clients.soap", "Call the SOAP API.",
+                      f"endpoint (default {addresses.soap_url()}, with --auth mtls {addresses.soap_url(tls=True)}; "
+                      "set by PLAYLISTS_HOST, PLAYLISTS_SOAP_PORT and PLAYLISTS_SOAP_TLS_PORT)")
     p.add_argument("--zeep", action="store_true", help="let zeep build the envelope from the WSDL instead")
     args = p.parse_args(argv)
     tap = Tap()
     try:
-        client = (ZeepClient if args.zeep else SoapClient)(args.server or "http://127.0.0.1:8081/soap",
-                                                           args.auth, args.user, tap)
+        client = (ZeepClient if args.zeep else SoapClient)(args.server, args.auth, args.user, tap)
         tap.clear()   # fetching a token or the WSDL is not part of the call shown
         answer = cli.call(client, args, skip={"zeep"})
     except requests.ConnectionError as error:

@@ -123,30 +123,32 @@ def hash_key(key: str) -> str:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
+def known_key(user: str, source: str) -> str:
+    # Its own prefix, and a space (never in an address) before the name: no name or address,
+    # however chosen, makes another user's key.
+    return f"known:{source} {user}"
+
+
 class Authenticator:
     def __init__(self, db, signing_key: bytes, settings):
         self.db = db
         self.signing_key = signing_key
         self.settings = settings
+        self.counter = limits.SharedCounter.beside(db.path)
 
     def authenticate(self, credential, source: str) -> Identity:
-        """The one way in: check the lockouts and the credential, then the rate limit."""
+        """The one way in: check the credential (a password only within its lockouts), then the rate limit."""
         if credential is None:
             self.limit(f"source:{source}")
             raise Unauthenticated(BAD_CREDENTIALS)
-        self.check_lockout(f"source:{source}")
         claimed = getattr(credential, "username", None)
-        if claimed:
-            self.check_lockout(f"user:{claimed}")
+        counted = self.check_lockout(claimed, source) if claimed else []
         identity = self._verify(credential)
         if identity is None:
-            self.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
-            if claimed:
-                self.record_failure(f"user:{claimed}", limits.LOCKOUT_AFTER_FAILURES)
             self.limit(f"source:{source}")
             raise Unauthenticated(BAD_CREDENTIALS)
         if claimed:
-            self._clear_failures(f"user:{claimed}")
+            self.record_success(claimed, source, counted)
         self.limit(f"user:{identity.user}")
         return identity
 
@@ -200,28 +202,53 @@ class Authenticator:
         if "ratelimit" in self.settings.unsafe:
             return
         calls, window = self.settings.rate()
-        wait = limits.hit(self.db, key, calls, window)
+        wait = self.counter.hit(key, calls, window)
         if wait:
             raise RateLimited(f"rate limit of {self.settings.rate_limit} exceeded", wait, self.settings.rate_limit)
 
-    def check_lockout(self, key: str) -> None:
+    # Password guessing (README, "Lockout"). Only a password can be guessed: an API key, a
+    # token or a certificate is verified, never refused for anyone's failures. A password
+    # attempt for a user from an address where she has signed in before is counted there
+    # only ("known:10.0.0.7 alice"), so failures elsewhere never lock her out of it; from any
+    # other address it is counted against the user ("user:alice", across addresses) and the
+    # address ("source:10.0.0.7", across users).
+
+    def check_lockout(self, user: str, source: str) -> list[tuple[str, int]]:
+        """Refuse a password attempt while one of its counters is locked; otherwise count it
+        as failed until the password proves right. Both in one write transaction, so that
+        parallel guesses cannot all pass the check before any of them is counted."""
         if "lockout" in self.settings.unsafe:
-            return
-        row = self.db.connection().execute("SELECT locked_until FROM auth_failures WHERE key = ?", (key,)).fetchone()
-        wait = row["locked_until"] - time.time() if row else 0
-        if wait > 0:
-            raise RateLimited("too many failed attempts; wait before trying again", int(wait) + 1)
-
-    def record_failure(self, key: str, threshold: int) -> None:
+            return []
+        here, now = known_key(user, source), time.time()
         with self.db.write() as conn:
-            row = conn.execute("SELECT * FROM auth_failures WHERE key = ?", (key,)).fetchone()
-            # A shared address (a classroom behind one NAT) must not stay suspect forever.
-            recent = row and time.time() - row["locked_until"] < limits.FAILURES_FORGOTTEN_AFTER
-            failures = (row["failures"] if recent else 0) + 1
-            locked_until = time.time() + limits.lockout_seconds(failures, threshold)
-            conn.execute("INSERT OR REPLACE INTO auth_failures VALUES (?, ?, ?)", (key, failures, locked_until))
+            rows = {row["key"]: row for row in conn.execute("SELECT * FROM auth_failures WHERE key IN (?, ?, ?)",
+                                                            (here, f"user:{user}", f"source:{source}"))}
+            counters = ([(here, limits.LOCKOUT_AFTER_FAILURES)] if here in rows else
+                        [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES),
+                         (f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)])
+            for key, _ in counters:
+                wait = rows[key]["locked_until"] - now if key in rows else 0
+                if wait > 0:
+                    raise RateLimited("too many failed attempts; wait before trying again", int(wait) + 1)
+            for key, threshold in counters:
+                self.record_failure(conn, key, threshold, rows.get(key), now)
+        return counters
 
-    def _clear_failures(self, key: str) -> None:
-        if self.db.connection().execute("SELECT 1 FROM auth_failures WHERE key = ?", (key,)).fetchone():
-            with self.db.write() as conn:
-                conn.execute("DELETE FROM auth_failures WHERE key = ?", (key,))
+    @staticmethod
+    def record_failure(conn, key: str, threshold: int, row, now: float) -> None:
+        # A shared address (a classroom behind one NAT) must not stay suspect forever.
+        recent = row and now - row["locked_until"] < limits.FAILURES_FORGOTTEN_AFTER
+        failures = (row["failures"] if recent else 0) + 1
+        conn.execute("INSERT OR REPLACE INTO auth_failures VALUES (?, ?, ?)",
+                     (key, failures, now + limits.lockout_seconds(failures, threshold)))
+
+    def record_success(self, user: str, source: str, counted: list[tuple[str, int]]) -> None:
+        """The password was right: take back the failure counted for it, and remember that
+        the user signs in from this address (her own counter there, at zero)."""
+        now = time.time()
+        with self.db.write() as conn:
+            for key, threshold in counted:
+                conn.execute("UPDATE auth_failures SET failures = MAX(failures - 1, 0), locked_until = CASE "
+                             "WHEN failures - 1 < ? THEN MIN(locked_until, ?) ELSE locked_until END WHERE key = ?",
+                             (threshold, now, key))
+            conn.execute("INSERT OR REPLACE INTO auth_failures VALUES (?, 0, ?)", (known_key(user, source), now))

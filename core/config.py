@@ -10,6 +10,13 @@ UNITS = {"second": 1, "minute": 60, "hour": 3600}
 # Defences a teacher may switch off (PLAYLISTS_UNSAFE=bola,ratelimit) to let a class
 # watch an attack succeed; only ever on loopback (see check_unsafe_allowed).
 DEFENCES = ("bola", "ratelimit", "lockout", "scan")
+# The default addresses (shared/DESIGN.md). PLAYLISTS_HOST and PLAYLISTS_<NAME>_PORT move the
+# servers, the pages, the WSDL, `make demo|serve|attacks` and the workshop's texts together; a
+# server's --host, --port and --tls-port flags win. The clients read the same variables
+# (clients/addresses.py), since a client knows nothing of the core.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORTS = {"REST": 8080, "REST_TLS": 8443, "SOAP": 8081, "SOAP_TLS": 8444, "GRPC": 50051, "GRPC_TLS": 50052}
+WILDCARDS = {"0.0.0.0", "::", ""}
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,44 @@ def load_settings(environ=os.environ) -> Settings:
     )
     settings.rate()
     return settings
+
+
+def host(environ=os.environ) -> str:
+    """The address every server binds: $PLAYLISTS_HOST, or loopback."""
+    return environ.get("PLAYLISTS_HOST", DEFAULT_HOST)
+
+
+def port(name: str, environ=os.environ) -> int:
+    """The port called `name` ("REST", "REST_TLS", "SOAP", … "GRPC_TLS"): $PLAYLISTS_<name>_PORT, or its default."""
+    variable, value = f"PLAYLISTS_{name}_PORT", environ.get(f"PLAYLISTS_{name}_PORT", "")
+    if not value:
+        return DEFAULT_PORTS[name]
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{variable} must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
+def public_host(environ=os.environ) -> str:
+    """The host the pages and the WSDL name: where the servers listen, as a URL writes it."""
+    name = host(environ)
+    name = DEFAULT_HOST if name in WILDCARDS else name
+    return f"[{name}]" if ":" in name else name
+
+
+def soap_url(environ=os.environ) -> str:
+    """The SOAP endpoint the WSDL and the pages name: $PLAYLISTS_SOAP_URL, or this run's host and port."""
+    return environ.get("PLAYLISTS_SOAP_URL") or f"http://{public_host(environ)}:{port('SOAP', environ)}/soap"
+
+
+def grpc_address(environ=os.environ) -> str:
+    return f"{public_host(environ)}:{port('GRPC', environ)}"
+
+
+def moved(text: str, environ=os.environ) -> str:
+    """`text` with the design's default addresses (127.0.0.1:8080, …) replaced by this run's."""
+    names = {str(default): name for name, default in DEFAULT_PORTS.items()}
+    return re.sub(rf"{re.escape(DEFAULT_HOST)}:({'|'.join(names)})\b",
+                  lambda m: f"{public_host(environ)}:{port(names[m.group(1)], environ)}", text)
 
 
 def check_unsafe_allowed(settings: Settings, hosts) -> None:

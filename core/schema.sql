@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS tracks (
     moods            TEXT NOT NULL,          -- a JSON list of mood names
     position         INTEGER NOT NULL        -- catalog order, for stable pages
 );
+CREATE INDEX IF NOT EXISTS tracks_by_position ON tracks (position);
 
 CREATE TABLE IF NOT EXISTS users (
     name               TEXT PRIMARY KEY,
@@ -45,15 +46,9 @@ CREATE TABLE IF NOT EXISTS playlist_tracks (
     PRIMARY KEY (playlist_id, position)
 );
 
-CREATE TABLE IF NOT EXISTS rate_counters (
-    key          TEXT NOT NULL,
-    window_start INTEGER NOT NULL,
-    count        INTEGER NOT NULL,
-    PRIMARY KEY (key, window_start)
-);
-
 CREATE TABLE IF NOT EXISTS auth_failures (
-    key          TEXT PRIMARY KEY,           -- 'user:alice' or 'source:127.0.0.1'
+    key          TEXT PRIMARY KEY,           -- 'user:alice', 'source:127.0.0.1', or 'known:127.0.0.1 alice'
+                                             -- (alice has signed in from there: her own count)
     failures     INTEGER NOT NULL,
     locked_until REAL NOT NULL
 );

@@ -77,10 +77,9 @@ class PlaylistService:
         requested = tuple(scope.split()) if scope else ALL_SCOPES
         if not set(requested) <= set(ALL_SCOPES):
             raise OAuthError("invalid_scope", f"scopes are {' '.join(ALL_SCOPES)}")
-        self.auth.check_lockout(f"source:{source}")
+        # A client secret is long and random, like an API key: no lockout, the rate limit bounds guessing.
         user = self.auth.client_user(client_id, client_secret)
         if user is None:
-            self.auth.record_failure(f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)
             self.auth.limit(f"source:{source}")
             raise OAuthError("invalid_client", "unknown client or wrong secret")
         self.auth.limit(f"user:{user}")   # a flood of token requests spends the same budget as calls

@@ -121,7 +121,7 @@ def setup(settings=None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m core.setup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m core.setup", description=__doc__.splitlines()[0])
     parser.parse_args()
     settings = load_settings()
     setup(settings)

@@ -5,7 +5,7 @@ from serve import cli, wsgi
 
 
 def main() -> None:
-    args = cli.parser("python -m rest", "Serve the REST API (JSON, XML, HTML).", 8080, 8443, 2,
+    args = cli.parser(".venv/bin/python -m rest", "Serve the REST API (JSON, XML, HTML).", "REST", 2,
                       "worker processes").parse_args()
     settings = cli.settings(args)
     create_app()  # fail here, once, with a clear message if `make setup` has not run

@@ -3,6 +3,7 @@
 Four parts, in the same order as in soap/ and rpc/: the app factory, authentication
 glue, one handler per operation, and the error mapping.
 """
+import functools
 import logging
 import re
 import time
@@ -10,7 +11,9 @@ from dataclasses import asdict
 from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException, NotAcceptable
+from werkzeug.http import parse_accept_header
 
 from core import PlaylistService, events, limits
 from core.auth import ApiKey, ClientCertificate, UsernamePassword, credential_from_authorization
@@ -20,7 +23,7 @@ from core.model import Playlist
 
 from serve.wsgi import client_certificate_name
 
-from .representations import JSON, OFFERED, plain, render
+from .representations import JSON, OFFERED, render
 from .validation import RequestValidator, load_openapi
 
 log = logging.getLogger("rest")
@@ -79,13 +82,20 @@ def negotiate_authenticate_validate():
 
 
 def negotiate() -> str:
-    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
-    if not request.accept_mimetypes:
-        return JSON
-    chosen = request.accept_mimetypes.best_match(OFFERED)
+    chosen = media_type_for(request.headers.get("Accept", ""))
     if chosen is None:
         raise NotAcceptable(f"this API speaks {', '.join(OFFERED)}")
     return chosen
+
+
+@functools.lru_cache(maxsize=256)
+def media_type_for(accept: str) -> str | None:
+    """What an Accept header chooses: a client sends the same one on every call, so each is parsed once."""
+    accepted = parse_accept_header(accept, MIMEAccept)
+    # No Accept header means "anything": JSON. An Accept we cannot meet is a 406.
+    if not accepted:
+        return JSON
+    return accepted.best_match(OFFERED)
 
 
 def if_match() -> int | None:
@@ -102,8 +112,7 @@ def answer(result, status: int = 200, headers: dict | None = None):
     if isinstance(result, Playlist):
         # The ETag is the version: the client sends it back in If-Match to update safely.
         headers = {"ETag": f'"{result.version}"', **(headers or {})}
-    data = plain(result)
-    body = render(data, g.media_type, request.endpoint.removeprefix("api."))
+    body = render(result, g.media_type, request.endpoint.removeprefix("api."))
     return body, status, {"Content-Type": f"{g.media_type}; charset=utf-8", **(headers or {})}
 
 
@@ -117,18 +126,19 @@ def start_clock():
 
 
 def record_call(response):
-    """One call event per API call (the pages and their assets are not calls of the API)."""
+    """One call event per API call (the pages and their assets are not calls of the API).
+
+    The hook is Flask's after_request: it runs once per request, after an error handler has
+    turned any error into its problem+json, so it sees the status and the body that leave."""
     if (request.endpoint or "").startswith(("pages.", "static")):
         return response
-    identity = g.get("identity")
-    events.record(events.CallEvent(
-        protocol="rest", operation=(request.endpoint or "-").removeprefix("api."),
-        user=identity.user if identity else "", auth_method=identity.method if identity else "",
-        outcome=g.get("outcome", "ok"), status=str(response.status_code), bytes_in=request.content_length or 0,
+    events.record(events.call_event(
+        "rest", (request.endpoint or "-").removeprefix("api."), g.get("identity"), g.get("outcome", "ok"),
+        str(response.status_code), request.content_length or 0,
         # A streamed body is not counted: measuring it would mean reading it to its end.
-        bytes_out=0 if response.is_streamed else response.calculate_content_length() or 0,
-        ms=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000, reason=g.get("reason", ""),
-        client=request.headers.get("User-Agent", ""), source=request.remote_addr or ""))
+        0 if response.is_streamed else response.calculate_content_length() or 0,
+        g.get("started", time.perf_counter()), g.get("reason", ""), request.headers.get("User-Agent", ""),
+        request.remote_addr or ""))
     return response
 
 

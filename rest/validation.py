@@ -60,11 +60,13 @@ class RequestValidator:
         self._validators = {}
 
     def _validator(self, schema: dict) -> Draft202012Validator:
-        key = json.dumps(schema, sort_keys=True)
-        if key not in self._validators:
+        # Keyed by identity, not content: the document's schemas live as long as this object.
+        validator = self._validators.get(id(schema))
+        if validator is None:
             # The schema refers to #/components/...: validate it inside the whole document.
-            self._validators[key] = Draft202012Validator({**schema, "components": self.document["components"]})
-        return self._validators[key]
+            validator = self._validators[id(schema)] = Draft202012Validator(
+                {**schema, "components": self.document["components"]})
+        return validator
 
     def query(self, operation_id: str, args) -> dict:
         """The query parameters, converted to their declared types; unknown ones refused."""

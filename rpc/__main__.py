@@ -6,7 +6,7 @@ from .server import DEFAULT_WORKERS, serve
 
 
 def main() -> None:
-    args = cli.parser("python -m rpc", "Serve the gRPC API (protobuf over HTTP/2).", 50051, 50052, DEFAULT_WORKERS,
+    args = cli.parser(".venv/bin/python -m rpc", "Serve the gRPC API (protobuf over HTTP/2).", "GRPC", DEFAULT_WORKERS,
                       "threads serving calls; a stream holds one while it lasts").parse_args()
     settings = cli.settings(args)
     events.configure(settings)

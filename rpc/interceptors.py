@@ -61,7 +61,12 @@ def peer_address(context: grpc.ServicerContext) -> str:
 
 class CallRecord(grpc.ServerInterceptor):
     """Around every call of one service: count its bytes, time it, answer a core error
-    with its gRPC status (`status_for`), and record one CallEvent when it is over."""
+    with its gRPC status (`status_for`), and record one CallEvent when it is over.
+
+    The hook is an interceptor because grpcio has no "after the answer" hook: wrapping each
+    call's behavior is the one place that sees it end, however it ends (a stream may fail
+    after some messages, or be cancelled). It answers errors too, since it is where they
+    surface; the mapping itself (`status_for`) stays in rpc/server.py, with the servicer."""
 
     def __init__(self, service_name: str, status_for):
         self.prefix = f"/{service_name}/"
@@ -147,11 +152,8 @@ class Call:
             outcome, reason = ((error.kind, error.message) if isinstance(error, ServiceError)
                                else ("internal", type(error).__name__))
         identity = caller.get().identity if caller.get(None) else None
-        events.record(events.CallEvent(
-            protocol="grpc", operation=self.operation, user=identity.user if identity else "",
-            auth_method=identity.method if identity else "", outcome=outcome, status=code.name,
-            bytes_in=self.bytes_in, bytes_out=self.bytes_out, ms=(time.perf_counter() - self.started) * 1000,
-            reason=reason, client=self.client, source=peer_address(context)))
+        events.record(events.call_event("grpc", self.operation, identity, outcome, code.name, self.bytes_in,
+                                        self.bytes_out, self.started, reason, self.client, peer_address(context)))
         if status:
             context.abort_with_status(status)
         elif error is not None:

@@ -129,8 +129,16 @@ def identity() -> Identity:
 
 # --- 3. one handler per operation: request message -> core call -> response message ----------
 
+# The catalog does not change while a server runs: each track's message is built once, on
+# its first call, and copied into the answers that show it (nothing ever modifies it).
+_track_messages: dict[str, pb.Track] = {}
+
+
 def track_message(track: Track) -> pb.Track:
-    return pb.Track(**vars(track))
+    message = _track_messages.get(track.id)
+    if message is None:
+        message = _track_messages[track.id] = pb.Track(**vars(track))
+    return message
 
 
 def playlist_message(playlist: Playlist) -> pb.Playlist:

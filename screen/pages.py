@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, send_from_directory
+from flask import (Blueprint, Response, current_app, jsonify, make_response, render_template, request, send_file,
+                   send_from_directory)
 from google.protobuf import descriptor_pb2
 from lxml import etree
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from core import events, limits
+from core import config, events, limits
+from core.config import grpc_address, soap_url
 
 ROOT = Path(__file__).resolve().parent.parent
 WSDL = ROOT / "wsdl" / "playlists.wsdl"
@@ -28,8 +30,6 @@ DESCRIPTOR_SET = ROOT / "gen" / "playlist.desc"        # written by `make setup`
 WSDL_TO_HTML = Path(__file__).parent / "templates" / "wsdl.xsl"
 HANDOUT = ROOT / "docs" / "handout.md"
 SWAGGER_UI = Path(flask_swagger_ui.__file__).parent / "dist"
-DEFAULT_SOAP_URL = "http://127.0.0.1:8081/soap"
-DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
 
 # Only this origin: no inline script, no outside host. data: images are Swagger UI's icons.
 CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -51,14 +51,6 @@ def no_outside_requests(response):
 
 def settings():
     return current_app.extensions["playlists"].settings
-
-
-def soap_url() -> str:
-    return os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_SOAP_URL)
-
-
-def grpc_address() -> str:
-    return os.environ.get("PLAYLISTS_GRPC_ADDRESS", DEFAULT_GRPC_ADDRESS)
 
 
 def missing(what: str, path: Path, command: str):
@@ -115,8 +107,24 @@ def handout():
 @pages.get("/docs/rest")
 def docs_rest():
     """The OpenAPI document in Swagger UI."""
-    schemes = current_app.extensions["openapi"]["components"]["securitySchemes"]
-    return render_template("docs_rest.html", schemes=schemes)
+    document = current_app.extensions["openapi"]
+    servers = rest_servers(document["servers"])
+    page = make_response(render_template("docs_rest.html", schemes=document["components"]["securitySchemes"],
+                                         servers=servers))
+    # "Try it out" is a fetch() from this page: allowed to the servers it offers, and nowhere else.
+    page.headers["Content-Security-Policy"] = CSP + "; connect-src 'self' " + " ".join(s["url"] for s in servers)
+    return page
+
+
+def rest_servers(listed: list[dict]) -> list[dict]:
+    """Where "Try it out" may send a call: this page's own server first, then the contract's
+    servers at this run's addresses (the contract names the defaults)."""
+    servers = [{"url": request.host_url.rstrip("/"), "description": "the server of this page"}]
+    for server in listed:
+        moved = {**server, "url": config.moved(server["url"])}
+        if moved["url"] not in [s["url"] for s in servers]:
+            servers.append(moved)
+    return servers
 
 
 @pages.get("/docs/rest/swagger-ui/<path:name>")
@@ -133,7 +141,8 @@ def docs_soap():
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     # DENY_ALL: the stylesheet may read no other file and open no URL while it runs.
     transform = etree.XSLT(etree.parse(WSDL_TO_HTML, parser), access_control=etree.XSLTAccessControl.DENY_ALL)
-    body = transform(etree.parse(WSDL, parser), wsdl_url=etree.XSLT.strparam(soap_url() + "?wsdl"))
+    body = transform(etree.parse(WSDL, parser), wsdl_url=etree.XSLT.strparam(soap_url() + "?wsdl"),
+                     endpoint=etree.XSLT.strparam(soap_url()))
     return render_template("docs_soap.html", body=Markup(str(body)))
 
 

@@ -2,14 +2,19 @@
 import argparse
 import os
 
+from core import config
 from core.config import Settings, check_unsafe_allowed, load_settings
 
 
-def parser(prog: str, description: str, port: int, tls_port: int, workers: int, workers_help: str):
+def parser(prog: str, description: str, server: str, workers: int, workers_help: str):
+    """`server` is "REST", "SOAP" or "GRPC": its ports default to $PLAYLISTS_<server>_PORT and _TLS_PORT."""
     p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=port, help=f"plain (unencrypted) port (default {port})")
-    p.add_argument("--tls-port", type=int, default=tls_port, help=f"mutual-TLS port (default {tls_port}; 0 = off)")
+    host, port, tls_port = config.host(), config.port(server), config.port(server + "_TLS")
+    p.add_argument("--host", default=host, help=f"address to bind (default $PLAYLISTS_HOST or {host})")
+    p.add_argument("--port", type=int, default=port,
+                   help=f"plain (unencrypted) port (default $PLAYLISTS_{server}_PORT or {port})")
+    p.add_argument("--tls-port", type=int, default=tls_port,
+                   help=f"mutual-TLS port (default $PLAYLISTS_{server}_TLS_PORT or {tls_port}; 0 = off)")
     p.add_argument("--db", help="SQLite database (default $PLAYLISTS_HOME/playlists.sqlite3)")
     p.add_argument("--workers", type=int, default=workers, help=f"{workers_help} (default {workers})")
     return p

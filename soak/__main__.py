@@ -566,7 +566,7 @@ def report(tally: Tally, args, endpoints, memory_before, memory_warm, memory_aft
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m soak", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60, help="how long the traffic runs (default 60)")
     parser.add_argument("--concurrency", type=int, default=32, help="clients at once (default 32)")
     parser.add_argument("--hostile", type=int, help="of which hostile (default: one in five)")

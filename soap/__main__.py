@@ -3,16 +3,18 @@ import serve.green  # noqa: F401  (first of all: see serve/green.py)
 import os
 from pathlib import Path
 
+from core import config
 from serve import cli, wsgi
 
-from .app import DEFAULT_PUBLIC_URL, create_app, wsdl_document
+from .app import create_app, wsdl_document
 
 
 def main() -> None:
-    parser = cli.parser("python -m soap", "Serve the SOAP 1.1 API and its WSDL.", 8081, 8444, 2, "worker processes")
-    parser.add_argument("--public-url", default=os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL),
+    parser = cli.parser(".venv/bin/python -m soap", "Serve the SOAP 1.1 API and its WSDL.", "SOAP", 2,
+                        "worker processes")
+    parser.add_argument("--public-url", default=config.soap_url(),
                         help="the address the WSDL gives clients, never taken from a request's Host header "
-                             f"(default $PLAYLISTS_SOAP_URL or {DEFAULT_PUBLIC_URL})")
+                             f"(default $PLAYLISTS_SOAP_URL, or $PLAYLISTS_HOST and $PLAYLISTS_SOAP_PORT: {config.soap_url()})")
     parser.add_argument("--write-wsdl", metavar="PATH", type=Path,
                         help="write the WSDL exactly as served (with --public-url) to PATH and exit")
     args = parser.parse_args()

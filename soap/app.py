@@ -6,7 +6,6 @@ speak is in types.py; guard.py refuses hostile input before Spyne parses anythin
 """
 import logging
 import math
-import os
 import re
 
 import spyne.const
@@ -15,7 +14,7 @@ from spyne import Application, Fault, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from core import PlaylistService
+from core import PlaylistService, config
 from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
 from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError, TooLarge,
                          Unauthenticated, VersionRequired)
@@ -26,7 +25,6 @@ from .types import (TNS, AccessTokenHeader, ApiKeyHeader, Minutes, MoodArray, Mo
                     Playlist, PlaylistArray, PlaylistId, Position, Query, Received, Track, TrackArray, TrackId,
                     TrackIds, User, Version, optional, required)
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8081/soap"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 XSD = "http://www.w3.org/2001/XMLSchema"
 SCHEMA_ORDER = ["import", "simpleType", "complexType", "element"]
@@ -53,7 +51,7 @@ spyne.const.MIN_GC_INTERVAL = math.inf
 def create_app(service: PlaylistService | None = None, public_url: str | None = None) -> Guard:
     """The WSGI app: the guard, then Spyne. The WSDL names `public_url` as the address."""
     soap = soap_application(service or PlaylistService(),
-                            public_url or os.environ.get("PLAYLISTS_SOAP_URL", DEFAULT_PUBLIC_URL))
+                            public_url or config.soap_url())
     return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS)
 
 
@@ -80,7 +78,7 @@ def readable_wsdl(soap: WsgiApplication) -> bytes:
     return etree.tostring(document, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
-def wsdl_document(public_url: str = DEFAULT_PUBLIC_URL) -> bytes:
+def wsdl_document(public_url: str) -> bytes:
     """The WSDL, byte for byte as a server started with this public URL serves it."""
     return readable_wsdl(soap_application(None, public_url))
 
@@ -91,11 +89,12 @@ def core(ctx) -> PlaylistService:
 
 
 def note_call(ctx) -> None:
-    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault."""
+    """Tell the guard, which records the call event, what Spyne learnt: operation, caller, fault.
+    Spyne's wsgi_return and wsgi_exception events fire once a call, answered or failed."""
     call = ctx.transport.req_env[CALL]
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
     if ctx.udc is not None:
-        call.user, call.auth_method = ctx.udc.identity.user, ctx.udc.identity.method
+        call.identity = ctx.udc.identity
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes

@@ -3,8 +3,12 @@
 It answers, itself and quickly, every request that is no SOAP 1.1 message for this
 service: a wrong path or method, an empty or oversized body, XML that does not parse,
 a DTD (and with it every entity trick), a header that must be understood but is not.
-Spyne only ever sees a bounded, well-formed envelope. The guard also times each call
-and records its call event, once, whatever the answer was.
+Spyne only ever sees a bounded, well-formed envelope.
+
+The guard is also where a SOAP call's event is recorded: it wraps Spyne, so it sees every
+answer, its own refusals included (Spyne never sees those), once. What only Spyne learns
+(the operation, the caller, the fault) reaches it through the WSGI environ (see
+soap/app.py's `note_call`).
 """
 import codecs
 import io
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from core import limits
-from core.events import CallEvent, record
+from core.auth import Identity
+from core.events import call_event, record
 
 log = logging.getLogger("soap")
 
@@ -26,8 +31,12 @@ CALL = "playlists.call"  # the WSGI environ key under which a call's Call travel
 # SOAP 1.1 §6.2: a Fault travels with HTTP 500, so that a client that reads nothing
 # but the status line still knows the call failed; the body says why.
 FAULT_STATUS = "500 Internal Server Error"
-BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# The two encodings every XML processor must read (XML 1.0 §4.3.3), and the only ones read here.
+ENCODINGS = ("utf-8", "utf-16", "utf-16-le", "utf-16-be")
+DECLARATION = re.compile(r"<\?xml[ \t\r\n][^>]*?\?>")
+DECLARED = re.compile(r"""encoding\s*=\s*["']([^"']*)["']""")
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
@@ -38,8 +47,7 @@ class Call:
     text: str = ""
     bytes_in: int = 0
     operation: str = "-"
-    user: str = ""
-    auth_method: str = ""
+    identity: Identity | None = None
     outcome: str = "ok"
     status: str = "200"
     reason: str = ""
@@ -71,6 +79,27 @@ def fault_envelope(code: str, message: str, detail: dict | None = None) -> bytes
         for name, value in detail.items():
             etree.SubElement(entries, name).text = str(value)
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def known_encoding(name: str) -> str:
+    """Python's name for a charset this service reads; Refused for any other."""
+    try:
+        encoding = codecs.lookup(name).name
+    except LookupError:
+        encoding = None
+    if encoding not in ENCODINGS:
+        raise Refused("Client.UnsupportedMediaType",
+                      f"charset {escaped(name)} is not read here: send UTF-8 (or UTF-16)")
+    return encoding
+
+
+def family(encoding: str) -> str:
+    return "utf-16" if encoding.startswith("utf-16") else encoding   # a declaration says UTF-16, the BOM the order
+
+
+def escaped(value: str, limit: int = 40) -> str:
+    """A value from the request, shortened and with every control character escaped, for a message."""
+    return repr(value[:limit])
 
 
 def parser() -> etree.XMLParser:
@@ -109,9 +138,8 @@ class Guard:
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
         start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
                                 ("Content-Length", str(len(answer))), *headers])
-        record(CallEvent("soap", call.operation, call.user, call.auth_method, call.outcome, call.status,
-                         call.bytes_in, len(answer), (time.perf_counter() - started) * 1000, call.reason,
-                         environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
+        record(call_event("soap", call.operation, call.identity, call.outcome, call.status, call.bytes_in, len(answer),
+                          started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
         return [answer]
 
     def is_wsdl_request(self, environ) -> bool:
@@ -122,10 +150,16 @@ class Guard:
         """Let a request through only when it is a bounded, well-formed SOAP 1.1 message."""
         self.check_route(environ)
         call.body = self.read_body(environ, call)
-        call.text = self.decoded(environ, call.body)
+        text = self.decoded(environ, call.body)
+        call.text = NOT_XML.sub("\ufffd", text)   # what Echo sends back: only characters XML can carry
+        # One document for the guard and for Spyne: the text, in UTF-8, without the XML
+        # declaration (whose encoding, if any, agreed). Nothing is left to decode twice.
+        document = DECLARATION.sub("", text, count=1) if DECLARATION.match(text) else text
+        call.body = document.encode("utf-8")
         self.check_envelope(call.body)
         environ["wsgi.input"] = io.BytesIO(call.body)
         environ["CONTENT_LENGTH"] = str(len(call.body))
+        environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
 
     def check_route(self, environ) -> None:
         if environ.get("PATH_INFO") != self.path:
@@ -155,18 +189,23 @@ class Guard:
 
     @staticmethod
     def decoded(environ, body: bytes) -> str:
-        """The body as text, in the charset its Content-Type names (Spyne decodes it so), with
-        the characters XML 1.0 cannot carry replaced, so that Echo can send it back."""
+        """The body as text. The encoding is decided once, here: the Content-Type's charset,
+        else a byte-order mark, else UTF-8 (XML 1.0 §4.3.3, F.1); it must be UTF-8 or UTF-16,
+        and an XML declaration that names another one is refused rather than believed."""
         charset = dict(part.strip().partition("=")[::2] for part in environ.get("CONTENT_TYPE", "").split(";")[1:])
-        # No charset named: XML's own rule, a byte-order mark, else UTF-8 (XML 1.0 §4.3.3, F.1).
         name = charset.get("charset", "").strip('"') or next(
             (name for bom, name in BOMS if body.startswith(bom)), "utf-8")
+        encoding = known_encoding(name)
         try:
-            return NOT_XML.sub("\ufffd", body.decode(name))
-        except LookupError:
-            raise Refused("Client.UnsupportedMediaType", f"unknown charset {name[:40]!r}") from None
+            text = body.decode(encoding).removeprefix("\ufeff")
         except UnicodeDecodeError:
-            raise Refused("Client.XMLSyntaxError", f"the body is not valid {name}") from None
+            raise Refused("Client.XMLSyntaxError", f"the body is not valid {encoding}") from None
+        declaration = DECLARATION.match(text)
+        declared = DECLARED.search(declaration.group()) if declaration else None
+        if declared and family(known_encoding(declared.group(1))) != family(encoding):
+            raise Refused("Client.UnsupportedMediaType",
+                          f"the XML declaration names {escaped(declared.group(1))}, the body is read as {encoding}")
+        return text
 
     def check_envelope(self, body: bytes) -> None:
         try:

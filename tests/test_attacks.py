@@ -86,7 +86,7 @@ def test_every_entry_point_explains_itself(name, capsys):
             common.run_one(__import__(f"clients.attacks.{name}", fromlist=["run"]), ["--help"])
     assert done.value.code == 0
     shown = capsys.readouterr().out
-    assert shown.startswith("usage: python -m clients.attacks") and "--rest" in shown and "--wait" in shown
+    assert shown.startswith("usage: .venv/bin/python -m clients.attacks") and "--rest" in shown and "--wait" in shown
 
 
 def test_the_attacks_know_only_the_wire_and_the_contracts():

@@ -4,10 +4,12 @@ Slow clients (slowloris) on the plain and mutual-TLS HTTP ports, a crowd at the 
 stream hogs on gRPC, lockout used as a weapon. Every call a test makes has a deadline: an
 answer later than that is a failure, whatever the machine's load.
 """
+import base64
 import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
 import grpc
@@ -17,7 +19,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.attacks.common import envelope
+from clients.attacks.common import envelope, http_headers
 from core import limits
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
@@ -259,3 +261,139 @@ def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
         finally:
             hang_up.set()
             radio.cancel()
+
+
+# --- lockout as a weapon ---------------------------------------------------------------------------
+# Loopback is a whole network (127.0.0.0/8): a client that binds 127.0.0.2 is "another
+# address" to the servers. gRPC's Python client cannot choose its address: the victim's
+# calls use it, from 127.0.0.1.
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connections made from one local address."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+
+
+def session_from(address: str) -> requests.Session:
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, FromAddress(address))
+    return session
+
+
+def status(protocol: str, server, credential, session=None, **tls) -> str:
+    """WhoAmI with one credential: '200', '401', '429', a SOAP fault code, or a gRPC status name."""
+    session = session or requests.Session()
+    scheme, port = ("https", server.tls_port) if tls else ("http", server.port)
+    if protocol == "rest":
+        return str(session.get(f"{scheme}://127.0.0.1:{port}/v1/me", headers=http_headers(credential),
+                               timeout=10, **tls).status_code)
+    if protocol == "soap":
+        answer = session.post(f"{scheme}://127.0.0.1:{port}/soap", data=envelope("WhoAmI", {}, credential),
+                              headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=10, **tls)
+        fault = etree.fromstring(answer.content).findtext(".//faultcode")
+        return fault.partition(":")[2] if fault else str(answer.status_code)   # without its prefix
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        metadata = [("authorization", http_headers(credential)["Authorization"])] if credential[0] == "basic" else \
+            [("x-api-key", credential[1])]
+        try:
+            playlist_pb2_grpc.PlaylistsStub(channel).WhoAmI(pb.WhoAmIRequest(), metadata=metadata, timeout=10)
+            return "OK"
+        except grpc.RpcError as error:
+            return error.code().name
+
+
+REFUSED = {"rest": "401", "soap": "Client.Unauthenticated", "grpc": "UNAUTHENTICATED"}
+LOCKED = {"rest": "429", "soap": "Client.RateLimited", "grpc": "RESOURCE_EXHAUSTED"}
+ANSWERED = {"rest": "200", "soap": "200", "grpc": "OK"}
+
+
+@pytest.fixture()
+def servers(rest_server, soap_server, rpc_server):
+    return {"rest": rest_server, "soap": soap_server, "grpc": rpc_server}
+
+
+def test_wrong_passwords_from_elsewhere_never_lock_her_out_where_she_signs_in(servers, credentials):
+    password = credentials["users"]["alice"]["password"]
+    assert {p: status(p, s, ("basic", "alice", password)) for p, s in servers.items()} == ANSWERED   # she signs in here
+    attacker = session_from("127.0.0.2")
+    for protocol in ("rest", "soap") * limits.LOCKOUT_AFTER_FAILURES:
+        answer = status(protocol, servers[protocol], ("basic", "alice", "guess"), attacker)
+        assert answer in (REFUSED[protocol], LOCKED[protocol])
+    # Elsewhere, guessing alice's password is locked, even with the right one ...
+    assert status("rest", servers["rest"], ("basic", "alice", password), attacker) == "429"
+    # ... and where she signed in before, her password still works, on every protocol.
+    assert {p: status(p, s, ("basic", "alice", password)) for p, s in servers.items()} == ANSWERED
+
+
+def test_a_classroom_of_failures_never_refuses_a_valid_key_or_certificate(servers, credentials, tls_files):
+    classroom = session_from("127.0.0.3")
+    for n in range(limits.SOURCE_LOCKOUT_AFTER_FAILURES):
+        assert status("rest", servers["rest"], ("basic", f"stranger-{n}", "guess"), classroom) == "401"
+    # The address is locked for passwords of names not seen there ...
+    assert status("soap", servers["soap"], ("basic", "stranger-new", "guess"), classroom) == LOCKED["soap"]
+    # ... and never for a key, nor for a certificate.
+    alice = ("key", credentials["users"]["alice"]["api_key"])
+    ca, cert = tls_files
+    for protocol in ("rest", "soap"):
+        assert status(protocol, servers[protocol], alice, classroom) == "200"
+        assert status(protocol, servers[protocol], None, classroom, verify=ca, cert=cert) == "200"
+
+
+def test_parallel_guesses_are_checked_no_more_than_the_lockout_allows(servers):
+    guesses = [(protocol, ("basic", "carol-who-never-signed-in", f"guess-{n}"))
+               for n, protocol in enumerate(("rest", "soap", "grpc") * 10)]
+    with ThreadPoolExecutor(len(guesses)) as pool:
+        answers = list(pool.map(lambda guess: (guess[0], status(guess[0], servers[guess[0]], guess[1])), guesses))
+    checked = [protocol for protocol, answer in answers if answer == REFUSED[protocol]]
+    assert len(checked) <= limits.LOCKOUT_AFTER_FAILURES, answers
+    assert all(answer in (REFUSED[protocol], LOCKED[protocol]) for protocol, answer in answers)
+
+
+# --- the SOAP guard reads the document Spyne reads ----------------------------------------------
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+DOCTYPE = '<!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+
+
+def utf7(text: str) -> bytes:
+    """`text` as one UTF-7 run: '+', its UTF-16 in base64, '-' (RFC 2152): ASCII letters only."""
+    return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
+
+
+def soap_post(soap_server, data: bytes, content_type: str) -> tuple[str, str]:
+    """(HTTP status, fault code without its prefix, or the caller's name)."""
+    answer = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=data,
+                           headers={"Content-Type": content_type}, timeout=10)
+    root = etree.fromstring(answer.content)
+    fault = root.findtext(".//faultcode")
+    return str(answer.status_code), fault.partition(":")[2] if fault else root.findtext(f".//{{{TNS}}}name")
+
+
+def test_a_doctype_hidden_in_utf7_is_refused_as_a_charset_never_parsed(soap_server, alice):
+    # To a UTF-8 reader, a comment; to a UTF-7 reader, a comment closed, a DOCTYPE, a comment opened.
+    hidden = b"<!-- " + utf7(f"--> {DOCTYPE} <!--") + b" -->"
+    data = hidden + envelope("WhoAmI", {}, ("key", alice["api_key"]))
+    assert soap_post(soap_server, data, "text/xml; charset=utf-7") == ("500", "Client.UnsupportedMediaType")
+    declared = b'<?xml version="1.0" encoding="UTF-7"?>' + data
+    assert soap_post(soap_server, declared, "text/xml") == ("500", "Client.UnsupportedMediaType")
+    assert "Traceback" not in soap_server.output()
+
+
+def test_utf16_is_read_and_guarded_like_utf8(soap_server, alice):
+    call = envelope("WhoAmI", {}, ("key", alice["api_key"])).decode()
+    assert soap_post(soap_server, call.encode("utf-16"), "text/xml") == ("200", "alice")
+    declared = '<?xml version="1.0" encoding="UTF-16"?>' + call
+    assert soap_post(soap_server, declared.encode("utf-16"), "text/xml; charset=utf-16") == ("200", "alice")
+    assert soap_post(soap_server, (DOCTYPE + call).encode("utf-16"), "text/xml") == ("500", "Client.DTDNotAllowed")
+
+
+@pytest.mark.parametrize("charset", ["utf-32", "latin-1", "cp1252", "ascii", "utf-7"])
+def test_charsets_beyond_utf8_and_utf16_are_refused(soap_server, alice, charset):
+    data = envelope("WhoAmI", {}, ("key", alice["api_key"])).decode().encode(charset)
+    assert soap_post(soap_server, data, f"text/xml; charset={charset}") == ("500", "Client.UnsupportedMediaType")

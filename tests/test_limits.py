@@ -37,6 +37,8 @@ ELSEWHERE = {
     "MAX_BODY_BYTES": "over the wire, below",
     "DEFAULT_PAGE_SIZE": "OpenAPI's default, the proto's comment and the core, below",
     "MAX_STREAM_MESSAGES": "gRPC's MoodRadio only: the proto's comment below, tests/test_rpc_streams.py",
+    "STREAMS_PER_USER": "gRPC's streams only: tests/test_rpc_streams.py",
+    "STREAM_IDLE_SECONDS": "gRPC's MoodRadio only: tests/test_rpc_streams.py",
     "LOCKOUT_AFTER_FAILURES": "no contract states it: tests/test_security.py",
     "SOURCE_LOCKOUT_AFTER_FAILURES": "no contract states it: tests/test_security.py",
     "LOCKOUT_MAX_SECONDS": "no contract states it: tests/test_core.py",

@@ -48,12 +48,25 @@ def test_the_landing_page_is_a_json_index_for_programs(client, accept):
     assert links["live"] == "/live" and links["compare"] == "/compare"
 
 
-def test_the_landing_page_takes_the_public_addresses_from_the_environment(client, monkeypatch):
-    monkeypatch.setenv("PLAYLISTS_SOAP_URL", "http://127.0.0.1:9081/soap")
-    monkeypatch.setenv("PLAYLISTS_GRPC_ADDRESS", "127.0.0.1:9051")
+def test_every_page_names_the_addresses_the_port_settings_give(client, monkeypatch):
+    for name, port in {"REST": 9080, "REST_TLS": 9443, "SOAP": 9081, "GRPC": 9051}.items():
+        monkeypatch.setenv(f"PLAYLISTS_{name}_PORT", str(port))
     links = client.get("/").get_json()["links"]
     assert links["soap"]["contract"] == "http://127.0.0.1:9081/soap?wsdl"
     assert links["grpc"]["endpoint"] == "127.0.0.1:9051"
+    docs = client.get("/docs/rest")
+    servers = json.loads(etree.HTML(docs.data).xpath("//div[@id='swagger-ui']/@data-servers")[0])
+    # The page's own server first: "Try it out" then calls where the page came from.
+    assert [s["url"] for s in servers] == ["http://localhost", "http://127.0.0.1:9080", "https://127.0.0.1:9443"]
+    assert "connect-src 'self' http://localhost http://127.0.0.1:9080 https://127.0.0.1:9443" in \
+        docs.headers["Content-Security-Policy"]
+    if pages.WSDL.exists():
+        page = client.get("/docs/soap").get_data(as_text=True)
+        assert "http://127.0.0.1:9081/soap" in page and ":8081" not in page
+    if pages.DESCRIPTOR_SET.exists():
+        assert "127.0.0.1:9051" in client.get("/docs/grpc").get_data(as_text=True)
+    monkeypatch.setenv("PLAYLISTS_SOAP_URL", "https://playlists.example/soap")
+    assert client.get("/").get_json()["links"]["soap"]["endpoint"] == "https://playlists.example/soap"
 
 
 @pytest.mark.parametrize("path", ["/", "/docs/rest", "/docs/soap", "/docs/grpc", "/compare", "/live"])

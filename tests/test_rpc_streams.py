@@ -74,6 +74,7 @@ def test_play_playlist_sends_each_track_as_it_starts(stub, alice, home):
     assert [(m.position, m.of, m.elapsed_seconds) for m in played] == [(1, 3, 0), (2, 3, 90), (3, 3, 390)]
     assert [m.track for m in played] == list(playlist.tracks)
     assert took >= playlist.total_duration_seconds / 1000  # it waited for each track, at 1 ms per second
+    assert recorded(home, "play_playlist", {"OK"}, 1, since)  # a read's line joins the journal's next batch
     [record] = [e for e in events.read(home, since) if e["operation"] == "play_playlist"]
     assert (record["status"], record["bytes_in"], record["bytes_out"]) == (
         "OK", request.ByteSize(), sum(m.ByteSize() for m in played))

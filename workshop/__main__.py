@@ -4,7 +4,7 @@ import sys
 import textwrap
 import time
 
-from core.config import load_settings
+from core.config import load_settings, moved
 
 from . import journal
 from .evidence import Seen
@@ -16,10 +16,11 @@ WIDTH = 92
 
 
 def wrap(text: str, indent: str = "") -> str:
-    """Prose wrapped to WIDTH; a line indented by four spaces is a command, kept as written."""
+    """Prose wrapped to WIDTH; a line indented by four spaces is a command, kept as written.
+    The texts name the default addresses; the reader sees where this run's servers are."""
     return "\n".join(line if line.startswith("    ") else
                      textwrap.fill(line, WIDTH, initial_indent=indent, subsequent_indent=indent)
-                     for line in text.split("\n"))
+                     for line in moved(text).split("\n"))
 
 
 def clock(at: float) -> str:
@@ -52,7 +53,7 @@ def show_list(settings, progress: Progress, args) -> int:
         entry = progress.get(e.number) or {}
         done = "✓ solved" if entry.get("solved_at") else ""
         print(f"{e.number:>2}  {e.title:<{width}}  {e.topic:<20}  {done}".rstrip())
-    print("\nBegin with: python -m workshop show 1")
+    print("\nBegin with: .venv/bin/python -m workshop show 1")
     return 0
 
 
@@ -65,8 +66,8 @@ def show(settings, progress: Progress, args) -> int:
         print(wrap(f"Hint {shown + 1} of {len(e.hints)}: {e.hints[shown]}"), end="\n\n")
     left = len(e.hints) - entry["hints"]
     if left:
-        print(f"{left} hint{'s' * (left > 1)} left: python -m workshop hint {e.number}")
-    print(f"When you are done: python -m workshop check {e.number}")
+        print(f"{left} hint{'s' * (left > 1)} left: .venv/bin/python -m workshop hint {e.number}")
+    print(f"When you are done: .venv/bin/python -m workshop check {e.number}")
     print(f"Started at {clock(entry['started_at'])}: only calls made since then count, and every budget and "
           "lockout started afresh." + (f" Solved at {clock(entry['solved_at'])}." if entry["solved_at"] else ""))
     return 0
@@ -91,7 +92,7 @@ def check(settings, progress: Progress, args) -> int:
         opened(settings, progress, e.number)
         progress.save()
         print(wrap(f"✗ Exercise {e.number} starts now ({clock(time.time())}): only calls made from now on count. "
-                   f"Do it, then check again. (python -m workshop show {e.number} shows the goal.)"))
+                   f"Do it, then check again. (.venv/bin/python -m workshop show {e.number} shows the goal.)"))
         return 1
     entry = progress.get(e.number)
     result = e.check(Seen(settings, entry["started_at"]))
@@ -131,7 +132,7 @@ def reset_progress(settings, progress: Progress, args) -> int:
     if not args.yes:
         print(wrap("A full reset deletes every playlist, the rate-limit and failed-login counters, the call journal "
                    "and the progress of every exercise; the users, the catalog, credentials.json, the keys and the "
-                   "certificates stay. To do it: python -m workshop reset --yes"), file=sys.stderr)
+                   "certificates stay. To do it: .venv/bin/python -m workshop reset --yes"), file=sys.stderr)
         return 1
     gone = reset(settings)
     deleted = listing([counted(gone["playlists"], "playlist"), counted(gone["rate_counters"], "rate counter"),
@@ -142,7 +143,7 @@ def reset_progress(settings, progress: Progress, args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m workshop",
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m workshop",
                                 description="The workshop's exercises: goals, hints one at a time, checks against "
                                             "what the servers recorded, and the group's progress.",
                                 epilog="Progress lives in $PLAYLISTS_HOME/workshop.json (default .demo/).")

@@ -438,7 +438,7 @@ NOT_FOUND = re.compile(r"no playlist with id '([^']+)'")
            "view's Defences panel shows which defences are off). Then, as bob, ask for a playlist of alice's.",
            "As alice, create a playlist and note its id (POST /v1/playlists); as bob, with his own API key, "
            "GET /v1/playlists/THAT_ID. bob must own no playlist himself: the journal records who called, not which "
-           "playlist a call read. `python -m clients.attacks bola` makes both calls for you, on all three "
+           "playlist a call read. `.venv/bin/python -m clients.attacks bola` makes both calls for you, on all three "
            "protocols.",
            "The two calls, then Ctrl-C, plain `make serve`, and both again: 404, the same answer as for an id that "
            "does not exist, so ids cannot even be probed.\n"
@@ -486,7 +486,7 @@ def bola(seen: Seen) -> Result:
            "password: any call that carries a password counts, HTTP Basic (curl -u) or a UsernameToken.",
            f"Guess {LOCKOUT_AFTER_FAILURES} or more wrong passwords, then the right one, PASSWORD. With the lockout "
            f"on, failure {LOCKOUT_AFTER_FAILURES} locks alice for 1 s, the next for 2 s, then 4 s; the lock is "
-           "checked before the password, so the right one gets 429 too. `python -m clients.attacks brute_force` "
+           "checked before the password, so the right one gets 429 too. `.venv/bin/python -m clients.attacks brute_force` "
            "guesses for you, over the three protocols in turn.",
            "Five wrong guesses and the right one, printing only the status; keep to a few: after 20 failures the "
            "whole address is locked, and everyone calling from this machine waits.\n"
@@ -527,7 +527,7 @@ RATE_IN_REASON = re.compile(r"rate limit of (\S+) exceeded")
            "Send more than twice the limit: the limiter counts in fixed windows (each minute from :00), and a "
            "flood that straddles two windows needs that many to overflow one. A 429 carries Retry-After and "
            "RateLimit-* headers (curl -i shows them); the live view's 'calls in the last 10 s' bars turn red. "
-           "`python -m clients.attacks flood` floods for you, as bob, over the three protocols in turn.",
+           "`.venv/bin/python -m clients.attacks flood` floods for you, as bob, over the three protocols in turn.",
            "1201 calls, 16 at a time; #[1-1201] is curl's URL globbing (the fragment is never sent). The flood "
            "spends alice's budget for the rest of the minute; the next exercise you open starts with a fresh one.\n"
            "    curl -s --no-progress-meter -o /dev/null -w '%{http_code}\\n' --parallel --parallel-max 16 "
@@ -577,7 +577,7 @@ NAMING = ("create_playlist", "update_playlist", "generate_playlist")
            "as a real one does.",
            "With the scanner on, the 400 names the kind of data it found, never the data itself: an error must not "
            "echo a secret back. Read the stored playlist back with it on: its name comes out as [withheld: "
-           "sensitive data]. `python -m clients.attacks sensitive_data` tries a card number, an e-mail address "
+           "sensitive data]. `.venv/bin/python -m clients.attacks sensitive_data` tries a card number, an e-mail address "
            "and a token for you.",
            "The same request with the scanner off (201), then on (400):\n"
            "    curl -i http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $API_KEY\" "

@@ -8,25 +8,28 @@ secret the next group has been handed; so nothing here touches it.
 from pathlib import Path
 
 from core.config import Settings
+from core.limits import SharedCounter
 from core.storage import Database
 
 from .journal import JOURNAL
 from .progress import FILE
 
 # The tables a group's calls write to. Not users, tracks or moods: setup wrote those.
-COUNTER_TABLES = ("rate_counters", "auth_failures")
-GROUP_TABLES = ("playlist_tracks", "playlists", *COUNTER_TABLES)
+GROUP_TABLES = ("playlist_tracks", "playlists")
 
 
 def clear_counters(settings: Settings) -> dict:
     """Forget the rate limiter's budgets and the failed logins: what an exercise starts from,
     so that the flood or the guessing of another exercise never refuses this one's calls."""
-    return _empty(settings, COUNTER_TABLES)
+    gone = _empty(settings, ("auth_failures",))
+    # Zeroed, not removed: every running server has the counters' file mapped in memory.
+    gone["rate_counters"] = SharedCounter.beside(settings.database).clear()
+    return gone
 
 
 def reset(settings: Settings) -> dict:
     """Empty the group's tables, delete the journal and the progress; return what went."""
-    gone = _empty(settings, GROUP_TABLES)
+    gone = {**_empty(settings, GROUP_TABLES), **clear_counters(settings)}
     for name in (JOURNAL, JOURNAL + ".1", FILE):
         gone[name] = _remove(settings.home / name)
     return gone

@@ -14,7 +14,7 @@ from .common import WIDTH, Targets, parser, preflight
 
 
 def main(argv=None) -> int:
-    p = parser("python -m clients.attacks", __doc__.splitlines()[0].split(": ", 1)[1])
+    p = parser(".venv/bin/python -m clients.attacks", __doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("attack", nargs="?", choices=[*ORDER, "all"], help="which attack to run, or all of them")
     p.add_argument("--running", action="store_true",
                    help="only tell whether the three servers are running (for `make attacks`): exit 0 if all "

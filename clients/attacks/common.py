@@ -24,6 +24,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
+from .. import addresses
 from .. import credentials as creds
 
 PROTOCOLS = ("REST", "SOAP", "gRPC")
@@ -274,7 +275,7 @@ def preflight(targets: "Targets") -> None:
         if answer.kind != "ok":
             raise SystemExit(f"attacks: the servers refuse {user}'s own key right now ({answer.status}: "
                              f"{answer.said()}), because of earlier calls (an earlier run of the attacks?); wait, or "
-                             "clear the counters with `python -m workshop reset --yes` (or by opening an exercise)")
+                             "clear the counters with `.venv/bin/python -m workshop reset --yes` (or by opening an exercise)")
 
 
 def load(user: str) -> dict:
@@ -286,10 +287,10 @@ def load(user: str) -> dict:
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("--rest", default="http://127.0.0.1:8080", help="REST base URL (default http://127.0.0.1:8080)")
-    p.add_argument("--soap", default="http://127.0.0.1:8081/soap",
-                   help="SOAP endpoint (default http://127.0.0.1:8081/soap)")
-    p.add_argument("--grpc", default="127.0.0.1:50051", help="gRPC address (default 127.0.0.1:50051)")
+    p.add_argument("--rest", default=addresses.rest_url(), help=f"REST base URL (default {addresses.rest_url()})")
+    p.add_argument("--soap", default=addresses.soap_url(), help=f"SOAP endpoint (default {addresses.soap_url()})")
+    p.add_argument("--grpc", default=addresses.grpc_address(),
+                   help=f"gRPC address (default {addresses.grpc_address()})")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                    help="wait up to SECONDS for the servers to accept connections (default 0)")
     p.add_argument("--max-calls", type=int, default=2000,
@@ -301,7 +302,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def run_one(module, argv=None) -> int:
     """`python -m clients.attacks.NAME`: one attack, exit code 0 if it was stopped."""
-    args = parser(f"python -m clients.attacks.{module.__name__.rpartition('.')[2]}",
+    args = parser(f".venv/bin/python -m clients.attacks.{module.__name__.rpartition('.')[2]}",
                   module.__doc__.splitlines()[0]).parse_args(argv)
     targets = Targets(args.rest, args.soap, args.grpc)
     targets.wait_until_listening(args.wait)

@@ -14,13 +14,12 @@ gRPC has no collection format: Postman reads the server's reflection instead (Ne
 """
 import argparse
 import json
-import os
 import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .. import credentials
+from .. import addresses, credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "rest" / "openapi.json"
@@ -193,15 +192,12 @@ def collection() -> dict:
 # --- the environment: addresses and secrets, never committed ---------------------------------------------
 
 def environment(user: str = "alice") -> dict:
-    host = os.environ.get("PLAYLISTS_HOST", "127.0.0.1")
     secrets = credentials.load(user)
-    values = {"rest_url": f"http://{host}:{os.environ.get('PLAYLISTS_REST_PORT', '8080')}",
-              "soap_url": f"http://{host}:{os.environ.get('PLAYLISTS_SOAP_PORT', '8081')}/soap",
-              "grpc_address": f"{host}:{os.environ.get('PLAYLISTS_GRPC_PORT', '50051')}",
-              "api_key": secrets["api_key"], "username": user, "password": secrets["password"],
+    values = {"rest_url": addresses.rest_url(), "soap_url": addresses.soap_url(),
+              "grpc_address": addresses.grpc_address(), "api_key": secrets["api_key"], "username": user, "password": secrets["password"],
               "client_id": secrets["client_id"], "client_secret": secrets["client_secret"]}
     hidden = {"api_key", "password", "client_secret"}
-    return {"name": f"Tri-Protocol Playlists ({user}, {host})", "_postman_variable_scope": "environment",
+    return {"name": f"Tri-Protocol Playlists ({user}, {addresses.host()})", "_postman_variable_scope": "environment",
             "values": [{"key": key, "value": value, "type": "secret" if key in hidden else "default", "enabled": True}
                        for key, value in values.items()]}
 
@@ -211,7 +207,7 @@ def write(path: Path, data: dict) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m clients.postman", description=__doc__.splitlines()[0].split(": ")[1])
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m clients.postman", description=__doc__.splitlines()[0].split(": ")[1])
     p.add_argument("--environment", action="store_true",
                    help=f"write $PLAYLISTS_HOME/{ENVIRONMENT} (addresses and alice's secrets) instead")
     p.add_argument("--out", type=Path, help="where to write (default: the collection beside this module, or the "

@@ -12,6 +12,8 @@
     exclude-result-prefixes="wsdl soap xs">
   <xsl:output method="html" encoding="UTF-8"/>
   <xsl:param name="wsdl_url"/>
+  <!-- Where this run's SOAP server listens; the committed WSDL names the default address. -->
+  <xsl:param name="endpoint" select="/wsdl:definitions/wsdl:service/wsdl:port/soap:address/@location"/>
 
   <!-- Look-ups by name. The WSDL refers to its own messages, elements and types by prefixed
        names ("tns:Track"), so every look-up below takes substring-after(..., ':'). -->
@@ -23,7 +25,7 @@
   <xsl:key name="header" match="wsdl:binding/wsdl:operation/wsdl:input/soap:header" use="@part"/>
 
   <xsl:variable name="tns" select="/wsdl:definitions/@targetNamespace"/>
-  <xsl:variable name="address" select="/wsdl:definitions/wsdl:service/wsdl:port/soap:address/@location"/>
+  <xsl:variable name="address" select="$endpoint"/>
   <!-- Each header part once, though every operation's input declares it. -->
   <xsl:variable name="headers" select="/wsdl:definitions/wsdl:binding/wsdl:operation/wsdl:input/soap:header[
       generate-id() = generate-id(key('header', @part)[1])]"/>

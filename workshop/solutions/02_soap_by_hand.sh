@@ -3,7 +3,7 @@
 # WS-Security UsernameToken in the envelope's Header.
 # From the repository's root, with `make serve` running:  bash workshop/solutions/02_soap_by_hand.sh
 set -eu
-SOAP=${SOAP:-http://127.0.0.1:8081/soap}
+SOAP=${SOAP:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_SOAP_PORT:-8081}/soap}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
 PASSWORD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["password"])' "$CREDENTIALS")
 

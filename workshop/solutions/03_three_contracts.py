@@ -14,9 +14,10 @@ from google.protobuf import field_mask_pb2
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-REST = os.environ.get("REST", "http://127.0.0.1:8080")
-SOAP = os.environ.get("SOAP", "http://127.0.0.1:8081/soap")
-GRPC = os.environ.get("GRPC", "127.0.0.1:50051")
+HOST = os.environ.get("PLAYLISTS_HOST", "127.0.0.1")   # where `make serve` listens
+REST = os.environ.get("REST", f"http://{HOST}:{os.environ.get('PLAYLISTS_REST_PORT', '8080')}")
+SOAP = os.environ.get("SOAP", f"http://{HOST}:{os.environ.get('PLAYLISTS_SOAP_PORT', '8081')}/soap")
+GRPC = os.environ.get("GRPC", f"{HOST}:{os.environ.get('PLAYLISTS_GRPC_PORT', '50051')}")
 CREDENTIALS = os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "credentials.json")
 API_KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
 TNS = "{urn:playlists:v1}"

@@ -2,7 +2,7 @@
 # Exercise 5, stop at each step: one call refused at step 2, one failed at step 3, one through all three.
 # From the repository's root, with `make serve` running:  bash workshop/solutions/05_three_steps.sh
 set -eu
-REST=${REST:-http://127.0.0.1:8080}
+REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
 API_KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
 

@@ -10,7 +10,8 @@ import grpc
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-GRPC = os.environ.get("GRPC", "127.0.0.1:50051")
+HOST = os.environ.get("PLAYLISTS_HOST", "127.0.0.1")   # where `make serve` listens
+GRPC = os.environ.get("GRPC", f"{HOST}:{os.environ.get('PLAYLISTS_GRPC_PORT', '50051')}")
 CREDENTIALS = os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "credentials.json")
 API_KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
 METADATA = [("x-api-key", API_KEY)]

@@ -2,8 +2,8 @@
 # Exercise 7, four ways in: the same call with an API key, a password, an OAuth token and a certificate.
 # From the repository's root, with `make serve` running:  bash workshop/solutions/07_four_ways_in.sh
 set -eu
-REST=${REST:-http://127.0.0.1:8080}
-REST_TLS=${REST_TLS:-https://127.0.0.1:8443}
+REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
+REST_TLS=${REST_TLS:-https://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_TLS_PORT:-8443}}
 HOME_DIR=${PLAYLISTS_HOME:-.demo}
 secret() {  # secret USER FIELD: one value from credentials.json
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]][sys.argv[3]])' \

@@ -2,7 +2,7 @@
 # Exercise 9, a certificate and no secret: WhoAmI over SOAP's TLS port, as bob, by his certificate alone.
 # From the repository's root, with `make serve` running:  bash workshop/solutions/09_client_certificate.sh
 set -eu
-SOAP_TLS=${SOAP_TLS:-https://127.0.0.1:8444/soap}
+SOAP_TLS=${SOAP_TLS:-https://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_SOAP_TLS_PORT:-8444}/soap}
 TLS=${PLAYLISTS_HOME:-.demo}/tls
 # No credential in the envelope: the Header is not even there.
 ENVELOPE='<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:playlists:v1">

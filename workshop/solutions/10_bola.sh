@@ -3,7 +3,7 @@
 #   1. Ctrl-C `make serve`, start `PLAYLISTS_UNSAFE=bola make serve`, then: bash workshop/solutions/10_bola.sh  -> 200
 #   2. Ctrl-C, start plain `make serve`, then again:                         bash workshop/solutions/10_bola.sh  -> 404
 set -eu
-REST=${REST:-http://127.0.0.1:8080}
+REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
 key() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]]["api_key"])' "$CREDENTIALS" "$1"; }
 

@@ -5,7 +5,7 @@
 #   2. Ctrl-C, start plain `make serve`, then again: bash workshop/solutions/11_brute_force.sh
 #      (401s until the lockout, then 429, even for the right password)
 set -eu
-REST=${REST:-http://127.0.0.1:8080}
+REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
 PASSWORD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["password"])' "$CREDENTIALS")
 

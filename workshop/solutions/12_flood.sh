@@ -5,7 +5,7 @@
 #   2. Ctrl-C, start plain `make serve`, then again: bash workshop/solutions/12_flood.sh  (200s, then 429s)
 # Afterwards alice's budget is spent until the window ends: her calls get 429 on all three servers.
 set -eu
-REST=${REST:-http://127.0.0.1:8080}
+REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
 API_KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
 # The budget the servers were started with (PLAYLISTS_RATE_LIMIT, 600/minute unless set). The

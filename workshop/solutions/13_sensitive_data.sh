@@ -4,7 +4,7 @@
 #      (201: stored, card number and all)
 #   2. Ctrl-C, start plain `make serve`, then again: bash workshop/solutions/13_sensitive_data.sh  (400)
 set -eu
-REST=${REST:-http://127.0.0.1:8080}
+REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
 API_KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
 
