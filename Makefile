@@ -67,7 +67,7 @@ interop: interop/node_modules/.installed  ## the npm clients of the interop test
 test: setup $(DEV) interop  ## the whole test suite (TESTS=tests/test_x.py for some)
 	$(PY) -m pytest -q -rs $(TESTS)
 
-bench: setup $(DEV)  ## the three protocols side by side, each against its bare framework (bench/results/)
+bench: setup $(DEV)  ## the three protocols side by side, each against its bare framework: about 5 min (bench/results/)
 	$(PY) -m bench
 
 soak: setup  ## 60 s of mixed and hostile traffic at concurrency 32; exit 0 only with no unexpected error

@@ -123,6 +123,9 @@ def main(argv=None) -> int:
     began = time.monotonic()
     machine_before, ours_before = servers.machine_busy_seconds(), servers.own_cpu_seconds()
     total = runner.count(settings)
+    print(f"bench: {total} measurements of {settings.duration:g} s, each after {settings.warmup:g} s of warm-up: "
+          f"about {runner.estimate_seconds(settings) / 60:.0f} min on an idle machine, longer on a busy one. "
+          "Ctrl-C stops it, and every server it started.", flush=True)
 
     done = []
 

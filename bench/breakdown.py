@@ -63,7 +63,6 @@ class Clock:
 
 SHARED_PARTS = [  # (owner, attribute, part): the same core code under both adapters
     (Authenticator, "_verify", "auth: the credential's look-up"),
-    (Authenticator, "check_lockout", "auth: lockout check"),
     (limits.SharedCounter, "hit", "rate limit (shared counter)"),
     (PlaylistService, "get_playlist", "core: SQLite reads, ownership, scan"),
     (events, "record", "call journal and log line"),

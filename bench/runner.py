@@ -82,7 +82,7 @@ def sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
-def measure(pool: LoadPool, server: servers.ServerProcess, protocol: str, variant: str, op: str, concurrency: int,
+def measure(pool: LoadPool, server: servers.Server, protocol: str, variant: str, op: str, concurrency: int,
             fixture: dict, settings: Settings) -> Measurement:
     """Load the server for warm-up + duration; count the window, and the server's CPU and memory in it."""
     start = time.monotonic() + SETTLE + settings.warmup
@@ -95,16 +95,24 @@ def measure(pool: LoadPool, server: servers.ServerProcess, protocol: str, varian
     outcome = pool.collect(parts, timeout=COLLECT_GRACE)
     notice = server.death_notice()
     if notice:
-        print(notice, file=sys.stderr, flush=True)
+        print(f"bench: {notice}", file=sys.stderr, flush=True)
     return Measurement(protocol, variant, op, concurrency, settings.duration, sorted(outcome.latencies),
                        outcome.errors, outcome.first_error, cpu_after - cpu_before)
 
 
-def warm_up(pool: LoadPool, server: servers.ServerProcess, protocol: str, op: str, concurrency: int, fixture: dict,
+def warm_up(pool: LoadPool, server: servers.Server, protocol: str, op: str, concurrency: int, fixture: dict,
             seconds: float) -> None:
     """Call `op` for `seconds` at `concurrency`; no call is counted (the window is empty)."""
     end = time.monotonic() + SETTLE + seconds
     pool.collect(pool.run(protocol, op, server.address, fixture, concurrency, end, end), timeout=COLLECT_GRACE)
+
+
+def estimate_seconds(settings: Settings) -> float:
+    """About how long the run takes on an idle machine: the measurements, the warm-ups, and the
+    start-up, wire counts and stops of each protocol's two servers (measured: about 12 s)."""
+    measurement = SETTLE + settings.warmup + settings.duration + 0.3
+    warm_ups = 2 * len(settings.ops) * (SETTLE + settings.warmup + 0.3)
+    return len(settings.protocols) * (12 + warm_ups) + count(settings) * measurement
 
 
 def count(settings: Settings) -> int:

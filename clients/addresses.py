@@ -1,8 +1,8 @@
 """Where the servers are, as a client on this machine finds them.
 
-The default addresses of shared/DESIGN.md, moved by the same environment variables the
-servers read (PLAYLISTS_HOST, PLAYLISTS_REST_PORT, … PLAYLISTS_GRPC_TLS_PORT); a client's
---server flag wins. A client knows nothing of the servers' code, so it reads them itself.
+The default addresses, moved by the same environment variables the servers read
+(PLAYLISTS_HOST, PLAYLISTS_REST_PORT, … PLAYLISTS_GRPC_TLS_PORT); a client's --server flag
+wins. A client knows nothing of the servers' code, so it reads them itself.
 """
 import os
 

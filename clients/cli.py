@@ -4,7 +4,6 @@
 and `python -m clients.grpc search --mood calm` make the same call over three protocols.
 """
 import argparse
-import json
 
 from .credentials import AUTH_METHODS
 
@@ -72,10 +71,3 @@ def call(client, args, skip=()) -> object:
     name = next((full for full, alias in ALIASES.items() if args.operation in (full, alias)), args.operation)
     arguments = {k: v for k, v in vars(args).items() if k not in COMMON | set(skip)}
     return getattr(client, name.replace("-", "_"))(**arguments)
-
-
-def pretty(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text

@@ -3,6 +3,8 @@ import json
 import os
 from pathlib import Path
 
+from . import calls
+
 AUTH_METHODS = ("key", "basic", "token", "mtls")
 
 
@@ -21,3 +23,15 @@ def load(user: str) -> dict:
     tls = everything["tls"]
     return {**everything["users"][user], "ca": str(home() / tls["ca"]),
             "cert": str(home() / tls["clients"][user]["cert"]), "key": str(home() / tls["clients"][user]["key"])}
+
+
+def credential(auth: str, user: str, secrets: dict, fetch_token):
+    """An --auth choice as a clients/calls.py credential; `fetch_token()` is asked only for "token".
+    None for mtls: the TLS handshake carries the client certificate."""
+    if auth == "key":
+        return calls.key(secrets["api_key"])
+    if auth == "basic":
+        return calls.basic(user, secrets["password"])
+    if auth == "token":
+        return calls.bearer(fetch_token())
+    return None

@@ -4,7 +4,6 @@ Each function is one RPC, named as in the proto (and, in snake_case, as in the c
 REST); copy any of them into your own program. Credentials travel as call metadata.
 `--show-wire` relays the call through a loopback recorder and decodes the HTTP/2 frames.
 """
-import base64
 import sys
 
 import grpc
@@ -15,7 +14,7 @@ from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from . import addresses, cli
+from . import addresses, calls, cli
 from . import credentials as creds
 from .grpc_wire import Relay, describe
 
@@ -30,14 +29,8 @@ class GrpcClient:
     def __init__(self, address: str | None = None, auth: str = "key", user: str = "alice",
                  token_url: str | None = None, relay: bool = False, tls_address: str | None = None):
         secrets = creds.load(user)
-        self.metadata = []
-        if auth == "key":
-            self.metadata = [("x-api-key", secrets["api_key"])]   # metadata keys must be lower case
-        elif auth == "basic":
-            pair = base64.b64encode(f"{user}:{secrets['password']}".encode()).decode()
-            self.metadata = [("authorization", f"Basic {pair}")]
-        elif auth == "token":
-            self.metadata = [("authorization", "Bearer " + get_token(token_url or addresses.token_url(), secrets))]
+        credential = creds.credential(auth, user, secrets, lambda: get_token(token_url or addresses.token_url(), secrets))
+        self.metadata = calls.grpc_metadata(credential)   # x-api-key or authorization (see clients/calls.py)
         # A client certificate is presented on the TLS port only.
         address = (tls_address or address or addresses.grpc_address(tls=True) if auth == "mtls"
                    else address or addresses.grpc_address())

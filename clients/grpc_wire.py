@@ -32,7 +32,6 @@ class Relay:
         self.received = bytearray()   # server -> client
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self._sockets = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -45,7 +44,6 @@ class Relay:
             for sock in (client, server):
                 # Pass each small frame on at once: Nagle's algorithm would hold it for an ACK.
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._sockets += [client, server]
             threading.Thread(target=self._pump, args=(client, server, self.sent), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, self.received), daemon=True).start()
 
@@ -70,10 +68,6 @@ class Relay:
         (The capture itself is kept whole: HPACK compresses each header block against the
         ones before it on the same connection, so decoding must start at the beginning.)"""
         return len(self.sent), len(self.received)
-
-    def close(self):
-        for sock in [self._listener, *self._sockets]:
-            sock.close()
 
 
 def frames(data: bytes):

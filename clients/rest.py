@@ -7,7 +7,7 @@ import sys
 
 import requests
 
-from . import addresses, cli
+from . import addresses, calls, cli
 from . import credentials as creds
 from .wire import Tap, show, tapped_session
 
@@ -21,13 +21,10 @@ class RestClient:
         # Otherwise requests lets REQUESTS_CA_BUNDLE (and proxy variables) override our settings.
         self.session.trust_env = False
         self.session.headers["Accept"] = "application/json"
-        if auth == "key":
-            self.session.headers["X-API-Key"] = secrets["api_key"]
-        elif auth == "basic":
-            self.session.auth = (user, secrets["password"])
-        elif auth == "token":
-            self.session.headers["Authorization"] = "Bearer " + self.token(secrets["client_id"], secrets["client_secret"])
-        elif auth == "mtls":
+        # X-API-Key or Authorization: Basic|Bearer (see clients/calls.py, beside the other protocols').
+        self.session.headers.update(calls.http_headers(creds.credential(
+            auth, user, secrets, lambda: self.token(secrets["client_id"], secrets["client_secret"]))))
+        if auth == "mtls":
             # The certificate proves who we are; the CA file proves who the server is.
             self.session.cert = (secrets["cert"], secrets["key"])
             self.session.verify = secrets["ca"]

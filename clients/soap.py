@@ -13,15 +13,9 @@ from lxml import etree
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from . import addresses, cli
+from . import addresses, calls, cli
 from . import credentials as creds
 from .wire import Tap, show, tapped_session
-
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-TNS = "urn:playlists:v1"
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
-NAMESPACES = {"soap": SOAP_ENV, "p": TNS}
 
 
 class SoapClient:
@@ -32,42 +26,18 @@ class SoapClient:
         self.user, self.auth, self.url = user, auth, url or addresses.soap_url(tls=auth == "mtls")
         self.session = tapped_session(tap) if tap else requests.Session()
         self.session.trust_env = False   # our CA, not REQUESTS_CA_BUNDLE's
-        if auth == "token":
-            self.token = self.session.post(token_url or addresses.token_url(), data={"grant_type": "client_credentials"}, auth=(
-                self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"]
+        self.credential = creds.credential(auth, user, self.secrets, lambda: self.session.post(
+            token_url or addresses.token_url(), data={"grant_type": "client_credentials"},
+            auth=(self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"])
         if auth == "mtls":
             self.session.cert = (self.secrets["cert"], self.secrets["key"])
             self.session.verify = self.secrets["ca"]
 
     def envelope(self, operation: str, **fields) -> bytes:
-        """<Envelope><Header>credential</Header><Body><operation>fields…</operation></Body></Envelope>.
-        Fields go in the order the schema's <xs:sequence> lists them; None leaves one out."""
-        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "p": TNS})
-        header = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Header")
-        self.add_credential(header)
-        call = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{TNS}}}{operation}")
-        for name, value in fields.items():
-            if isinstance(value, list):
-                items = etree.SubElement(call, f"{{{TNS}}}{name}")
-                for item in value:
-                    etree.SubElement(items, f"{{{TNS}}}{name.removesuffix('s')}").text = str(item)
-            elif value is not None:
-                etree.SubElement(call, f"{{{TNS}}}{name}").text = str(value)
-        return etree.tostring(envelope, pretty_print=True, xml_declaration=True, encoding="UTF-8")
-
-    def add_credential(self, header) -> None:
-        if self.auth == "key":
-            etree.SubElement(header, f"{{{TNS}}}ApiKey").text = self.secrets["api_key"]
-        elif self.auth == "token":
-            etree.SubElement(header, f"{{{TNS}}}AccessToken").text = self.token
-        elif self.auth == "basic":
-            # WS-Security UsernameToken: mustUnderstand="1" says "fail rather than ignore me".
-            security = etree.SubElement(header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
-            security.set(f"{{{SOAP_ENV}}}mustUnderstand", "1")
-            token = etree.SubElement(security, f"{{{WSSE}}}UsernameToken")
-            etree.SubElement(token, f"{{{WSSE}}}Username").text = self.user
-            etree.SubElement(token, f"{{{WSSE}}}Password", Type=PASSWORD_TEXT).text = self.secrets["password"]
-        # mtls: nothing in the envelope; the TLS handshake carried the client certificate.
+        """<Envelope><Header>credential</Header><Body><operation>fields…</operation></Body></Envelope>,
+        built by clients/calls.py (where the other protocols' calls stand beside it), indented."""
+        return etree.tostring(etree.fromstring(calls.envelope(operation, fields, self.credential)), pretty_print=True,
+                              xml_declaration=True, encoding="UTF-8")
 
     def call(self, operation: str, **fields) -> requests.Response:
         # SOAP 1.1 over HTTP: always POST, text/xml, and a SOAPAction header naming the operation.
@@ -130,9 +100,11 @@ class ZeepClient(SoapClient):
         self.service = proxy.create_service("{urn:playlists:v1}Playlists", self.url)
 
     def call(self, operation: str, **fields):
-        headers = {"key": {"ApiKey": self.secrets["api_key"]}, "token": {"AccessToken": getattr(self, "token", "")}}
+        headers = {"key": "ApiKey", "bearer": "AccessToken"}   # the WSDL's header elements
+        kind = self.credential[0] if self.credential else None
         fields = {k: ({"track_id": v} if k == "track_ids" else v) for k, v in fields.items() if v is not None}
-        return getattr(self.service, operation)(**fields, _soapheaders=headers.get(self.auth))
+        return getattr(self.service, operation)(**fields, _soapheaders={headers[kind]: self.credential[1]}
+                                                if kind in headers else None)
 
 
 def main(argv=None) -> int:

@@ -8,9 +8,11 @@ DEFAULT_HOME = ".demo"
 DEFAULT_RATE_LIMIT = "600/minute"
 UNITS = {"second": 1, "minute": 60, "hour": 3600}
 # Defences a teacher may switch off (PLAYLISTS_UNSAFE=bola,ratelimit) to let a class
-# watch an attack succeed; only ever on loopback (see check_unsafe_allowed).
-DEFENCES = ("bola", "ratelimit", "lockout", "scan")
-# The default addresses (shared/DESIGN.md). PLAYLISTS_HOST and PLAYLISTS_<NAME>_PORT move the
+# watch an attack succeed; only ever on loopback (see check_unsafe_allowed). Each with
+# the words the live view and the exercises' hints use for it.
+DEFENCES = {"bola": "the ownership check (BOLA)", "ratelimit": "the rate limit",
+            "lockout": "the lockout after failed logins", "scan": "the sensitive-data scanner"}
+# The default addresses. PLAYLISTS_HOST and PLAYLISTS_<NAME>_PORT move the
 # servers, the pages, the WSDL, `make demo|serve|attacks` and the workshop's texts together; a
 # server's --host, --port and --tls-port flags win. The clients read the same variables
 # (clients/addresses.py), since a client knows nothing of the core.

@@ -243,7 +243,10 @@ def _rotate(path: Path, fd: int) -> None:
 
 
 def read(home: Path, since: float = 0.0) -> list[dict]:
-    """Every journalled event at or after `since` (a Unix time), oldest first."""
+    """Every journalled event at or after `since` (a Unix time), oldest first.
+
+    Each worker process writes its own lines in order, but two workers' batches may reach the
+    file in either order: sorting by the time of each call puts the server's calls back in line."""
     events = []
     for path in (home / (JOURNAL + ".1"), home / JOURNAL):
         if path.exists():
@@ -254,4 +257,4 @@ def read(home: Path, since: float = 0.0) -> list[dict]:
                     continue
                 if event["at"] >= since:
                     events.append(event)
-    return events
+    return sorted(events, key=lambda event: event["at"])

@@ -1,4 +1,4 @@
-"""The shield's payload scanner: finds sensitive data that has no business in a playlist.
+"""The sensitive-data scanner: finds data that has no business in a playlist.
 
 Incoming text fields are refused when they carry a payment card number, an e-mail
 address or something shaped like a key or token; the error names the kind of data and

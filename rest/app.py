@@ -70,7 +70,7 @@ def credential_from_request():
 
 @api.before_request
 def negotiate_authenticate_validate():
-    """The seed's middle step, before any handler runs: who is calling, and is the request valid?"""
+    """The middle of a call's three steps, before any handler runs: who is calling, and is the request valid?"""
     g.media_type = negotiate()
     g.credential = credential_from_request()
     g.identity = service().authenticate(g.credential, request.remote_addr)

@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from core import config, events, limits
-from core.config import grpc_address, soap_url
+from core.config import DEFENCES, grpc_address, soap_url
 
 ROOT = Path(__file__).resolve().parent.parent
 WSDL = ROOT / "wsdl" / "playlists.wsdl"
@@ -35,9 +35,6 @@ SWAGGER_UI = Path(flask_swagger_ui.__file__).parent / "dist"
 CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 # The comparison page is written by `clients.compare`, self-contained: inline is fine, outside is not.
 COMPARE_CSP = "default-src 'self' 'unsafe-inline' data:; base-uri 'none'; frame-ancestors 'none'"
-
-DEFENCES = {"bola": "ownership checks (BOLA)", "ratelimit": "rate limit", "lockout": "lockout after failed logins",
-            "scan": "sensitive-data scanner"}
 
 pages = Blueprint("pages", __name__, static_folder="static", static_url_path="/assets",
                   template_folder="templates")
@@ -290,7 +287,9 @@ def live_events():
                         mimetype="text/plain")
     tail = JournalTail(settings().home)
     since = last_event_id()
-    backlog = tail.backlog(since, None if since else BACKLOG_EVENTS)
+    # A reconnecting page asks again for the last moments too (a batch may have landed late);
+    # it skips what it has already shown.
+    backlog = tail.backlog(since - events.BATCH_SECONDS * 4, None) if since else tail.backlog(0, BACKLOG_EVENTS)
 
     def stream():
         try:

@@ -83,7 +83,7 @@ def wsdl_document(public_url: str) -> bytes:
     return readable_wsdl(soap_application(None, public_url))
 
 
-def core(ctx) -> PlaylistService:
+def service(ctx) -> PlaylistService:
     """The core service this application was built around."""
     return ctx.app.config
 
@@ -108,7 +108,7 @@ def note_call(ctx) -> None:
 
 def authenticate(ctx) -> Caller:
     credential = credential_from_envelope(ctx)
-    return Caller(core(ctx).authenticate(credential, ctx.transport.req_env.get("REMOTE_ADDR", "")), credential)
+    return Caller(service(ctx).authenticate(credential, ctx.transport.req_env.get("REMOTE_ADDR", "")), credential)
 
 
 def credential_from_envelope(ctx):
@@ -165,79 +165,79 @@ class Playlists(Service):
     @rpc(_returns=required(User), _out_variable_name="user")
     def WhoAmI(ctx):
         """Who the credential in this envelope belongs to, and what it may do."""
-        return core(ctx).who_am_i(ctx.udc.identity)
+        return service(ctx).who_am_i(ctx.udc.identity)
 
     @rpc(_returns=required(MoodArray), _out_variable_name="items")
     def ListMoods(ctx):
         """The moods the catalog knows."""
-        return core(ctx).list_moods(ctx.udc.identity)
+        return service(ctx).list_moods(ctx.udc.identity)
 
     @rpc(optional(MoodName), optional(Query), optional(Query), optional(Query), optional(PageSize), optional(PageToken),
          _returns=(required(TrackArray), required(Unicode)), _out_variable_names=("items", "next_page_token"))
     def SearchTracks(ctx, mood, composer, era, text, page_size, page_token):
         """Search the catalog; an empty next_page_token means the last page."""
-        page = core(ctx).search_tracks(ctx.udc.identity, mood or "", composer or "", era or "", text or "",
-                                       page_size, page_token or "")
+        page = service(ctx).search_tracks(ctx.udc.identity, mood or "", composer or "", era or "", text or "",
+                                          page_size, page_token or "")
         return page.items, page.next_page_token
 
     @rpc(required(TrackId), _returns=required(Track), _out_variable_name="track")
     def GetTrack(ctx, track_id):
         """One track of the catalog."""
-        return core(ctx).get_track(ctx.udc.identity, track_id)
+        return service(ctx).get_track(ctx.udc.identity, track_id)
 
     @rpc(required(Name), optional(MoodName), optional(TrackIds), _returns=required(Playlist),
          _out_variable_name="playlist")
     def CreatePlaylist(ctx, name, mood, track_ids):
         """A new playlist of the caller's."""
-        return core(ctx).create_playlist(ctx.udc.identity, name, mood or "", track_ids or [])
+        return service(ctx).create_playlist(ctx.udc.identity, name, mood or "", track_ids or [])
 
     @rpc(required(MoodName), required(Minutes), optional(Name),
          _returns=required(Playlist), _out_variable_name="playlist")
     def GeneratePlaylist(ctx, mood, duration_minutes, name):
         """A new playlist of a mood's tracks, within 10% of duration_minutes."""
-        return core(ctx).generate_playlist(ctx.udc.identity, mood, duration_minutes, name or "")
+        return service(ctx).generate_playlist(ctx.udc.identity, mood, duration_minutes, name or "")
 
     @rpc(required(PlaylistId), _returns=required(Playlist), _out_variable_name="playlist")
     def GetPlaylist(ctx, playlist_id):
         """One playlist of the caller's (another user's is NotFound, like a missing one)."""
-        return core(ctx).get_playlist(ctx.udc.identity, playlist_id)
+        return service(ctx).get_playlist(ctx.udc.identity, playlist_id)
 
     @rpc(optional(PageSize), optional(PageToken), _returns=(required(PlaylistArray), required(Unicode)),
          _out_variable_names=("items", "next_page_token"))
     def ListPlaylists(ctx, page_size, page_token):
         """The caller's playlists, oldest first; an empty next_page_token means the last page."""
-        page = core(ctx).list_playlists(ctx.udc.identity, page_size, page_token or "")
+        page = service(ctx).list_playlists(ctx.udc.identity, page_size, page_token or "")
         return page.items, page.next_page_token
 
     @rpc(required(PlaylistId), optional(Version), optional(Name), optional(MoodName), optional(TrackIds),
          _returns=required(Playlist), _out_variable_name="playlist")
     def UpdatePlaylist(ctx, playlist_id, version, name, mood, track_ids):
         """Change the name, mood or tracks (the fields sent) of version `version`; none: Client.VersionRequired."""
-        return core(ctx).update_playlist(ctx.udc.identity, playlist_id, version, name, mood, track_ids)
+        return service(ctx).update_playlist(ctx.udc.identity, playlist_id, version, name, mood, track_ids)
 
     @rpc(required(PlaylistId), required(TrackId), optional(Position), optional(Version), _returns=required(Playlist),
          _out_variable_name="playlist")
     def AddTrack(ctx, playlist_id, track_id, position, version):
         """Insert a track at a 1-based position; 0 or none appends it."""
-        return core(ctx).add_track(ctx.udc.identity, playlist_id, track_id, position or 0, version)
+        return service(ctx).add_track(ctx.udc.identity, playlist_id, track_id, position or 0, version)
 
     @rpc(required(PlaylistId), required(Position), optional(Version), _returns=required(Playlist),
          _out_variable_name="playlist")
     def RemoveTrack(ctx, playlist_id, position, version):
         """Remove the track at a 1-based position."""
-        return core(ctx).remove_track(ctx.udc.identity, playlist_id, position, version)
+        return service(ctx).remove_track(ctx.udc.identity, playlist_id, position, version)
 
     @rpc(required(PlaylistId), optional(Version))
     def DeletePlaylist(ctx, playlist_id, version):
         """Delete a playlist of the caller's; the answer is empty."""
-        core(ctx).delete_playlist(ctx.udc.identity, playlist_id, version)
+        service(ctx).delete_playlist(ctx.udc.identity, playlist_id, version)
 
     @rpc(optional(Unicode), _returns=required(Received), _out_variable_name="received")
     def Echo(ctx, message):
         """What the server received: HTTP headers and the raw envelope, credentials redacted."""
         environ = ctx.transport.req_env
-        return core(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ), environ[CALL].text,
-                              ctx.udc.credential)
+        return service(ctx).echo(ctx.udc.identity, "soap", "Echo", http_headers(environ), environ[CALL].text,
+                                 ctx.udc.credential)
 
 
 CORE_OPERATIONS = {f"{{{TNS}}}{name}": re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()

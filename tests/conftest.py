@@ -4,10 +4,10 @@ import os
 
 import pytest
 
+from clients.calls import Endpoints
 from core.config import load_settings
 from core.setup import setup
-
-from .servers import Server
+from serve.launch import Server
 
 # Tests make many calls quickly; the rate limit itself is tested with its own low setting.
 TEST_ENV = {"PLAYLISTS_RATE_LIMIT": "100000/minute"}
@@ -29,6 +29,14 @@ def credentials(home):
 def service(home):
     from core import PlaylistService
     return PlaylistService(load_settings({"PLAYLISTS_HOME": str(home), **TEST_ENV}))
+
+
+def endpoints(servers: dict) -> Endpoints:
+    """The three servers of {"rest": …, "soap": …, "grpc": …}, to call through clients/calls.py."""
+    rest, soap, rpc = servers["rest"], servers["soap"], servers["grpc"]
+    return Endpoints(f"http://127.0.0.1:{rest.port}", f"http://127.0.0.1:{soap.port}/soap", f"127.0.0.1:{rpc.port}",
+                     f"https://127.0.0.1:{rest.tls_port}", f"https://127.0.0.1:{soap.tls_port}/soap",
+                     f"127.0.0.1:{rpc.tls_port}")
 
 
 def _server(kind, home):

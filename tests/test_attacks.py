@@ -12,8 +12,7 @@ from clients.attacks import __main__ as attacks_main
 from clients.attacks import common
 from core.config import load_settings
 from core.setup import setup
-
-from .servers import ROOT, Server, free_port
+from serve.launch import ROOT, Server, free_port
 
 ATTACKS_FOLDER = ROOT / "clients" / "attacks"
 

@@ -15,9 +15,9 @@ from playlist.v1 import playlist_pb2, playlist_pb2_grpc
 from playwright.sync_api import expect, sync_playwright
 
 from screen import pages
+from serve.launch import Server
 
 from .conftest import TEST_ENV
-from .servers import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -17,20 +17,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import grpc
 import pytest
 import requests
-from lxml import etree
-from playlist.v1 import playlist_pb2 as pb
-from playlist.v1 import playlist_pb2_grpc
 
+from clients import calls
 from core import limits
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-TNS = "urn:playlists:v1"
+from .conftest import endpoints
+
 CLIENTS_PER_PROTOCOL = 16
 ADDS_PER_CLIENT = 2
-PROTOCOLS = ("rest", "soap", "grpc")
+PROTOCOLS = calls.PROTOCOLS
 TOTAL_ADDS = len(PROTOCOLS) * CLIENTS_PER_PROTOCOL * ADDS_PER_CLIENT   # 96
 assert TOTAL_ADDS <= limits.MAX_TRACKS_PER_PLAYLIST  # the cap is 100: all of them must fit
 
@@ -48,90 +45,19 @@ class Outcome:
 
     @property
     def server_fault(self) -> bool:
-        return self.status.startswith("5") and self.protocol == "rest" or self.status.startswith("Server") or \
-            self.status in ("INTERNAL", "UNKNOWN") or self.status.startswith("exception")
+        return self.status.startswith(("5", "Server")) or self.status in ("INTERNAL", "UNKNOWN")
 
 
-# --- one client of each protocol: add a track, say what happened ---------------------------------
-
-class RestClient:
-    def __init__(self, servers, key):
-        self.base, self.key = f"http://127.0.0.1:{servers['rest'].port}", key
-        self.http = requests.Session()
-
-    def add(self, playlist_id, track_id, version=None) -> Outcome:
-        headers = {"X-API-Key": self.key, **({"If-Match": f'"{version}"'} if version else {})}
-        answer = self.http.post(f"{self.base}/v1/playlists/{playlist_id}/tracks", json={"track_id": track_id},
-                                headers=headers, timeout=60)
-        if answer.status_code != 200:
-            return Outcome("rest", track_id, False, str(answer.status_code))
-        body = answer.json()
-        return Outcome("rest", track_id, True, "200", body["version"], [t["id"] for t in body["tracks"]])
-
-    def version(self, playlist_id) -> int:
-        return self.http.get(f"{self.base}/v1/playlists/{playlist_id}", headers={"X-API-Key": self.key},
-                             timeout=60).json()["version"]
-
-    def close(self):
-        self.http.close()
+def added(protocol: str, track_id: str, answer) -> Outcome:
+    """What an add's answer said, whatever the protocol."""
+    if not answer.ok:
+        return Outcome(protocol, track_id, False, answer.status)
+    playlist = answer.playlist()
+    return Outcome(protocol, track_id, True, answer.status, playlist["version"], playlist["track_ids"])
 
 
-class SoapClient:
-    """Raw envelopes, as a learner would post them."""
-
-    def __init__(self, servers, key):
-        self.url, self.key = f"http://127.0.0.1:{servers['soap'].port}/soap", key
-        self.http = requests.Session()
-
-    def post(self, body: str):
-        envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="{TNS}"><s:Header><p:ApiKey>{self.key}</p:ApiKey>'
-                    f"</s:Header><s:Body>{body}</s:Body></s:Envelope>")
-        answer = self.http.post(self.url, data=envelope.encode(), headers={"Content-Type": "text/xml"}, timeout=60)
-        root = etree.fromstring(answer.content)
-        fault = root.find(f"{{{SOAP_ENV}}}Body/{{{SOAP_ENV}}}Fault")
-        if fault is not None:
-            return fault.findtext("faultcode").rpartition(":")[2], None
-        return "200", root.find(f".//{{{TNS}}}playlist")
-
-    def add(self, playlist_id, track_id, version=None) -> Outcome:
-        status, playlist = self.post(f"<p:AddTrack><p:playlist_id>{playlist_id}</p:playlist_id>"
-                                     f"<p:track_id>{track_id}</p:track_id>"
-                                     + (f"<p:version>{version}</p:version>" if version else "") + "</p:AddTrack>")
-        if playlist is None:
-            return Outcome("soap", track_id, False, status)
-        tracks = [t.findtext(f"{{{TNS}}}id") for t in playlist.iterfind(f"{{{TNS}}}tracks/{{{TNS}}}Track")]
-        return Outcome("soap", track_id, True, status, int(playlist.findtext(f"{{{TNS}}}version")), tracks)
-
-    def version(self, playlist_id) -> int:
-        _, playlist = self.post(f"<p:GetPlaylist><p:playlist_id>{playlist_id}</p:playlist_id></p:GetPlaylist>")
-        return int(playlist.findtext(f"{{{TNS}}}version"))
-
-    def close(self):
-        self.http.close()
-
-
-class GrpcClient:
-    def __init__(self, servers, key):
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{servers['grpc'].port}")
-        self.stub = playlist_pb2_grpc.PlaylistsStub(self.channel)
-        self.metadata = [("x-api-key", key)]
-
-    def add(self, playlist_id, track_id, version=None) -> Outcome:
-        try:
-            playlist = self.stub.AddTrack(pb.AddTrackRequest(playlist_id=playlist_id, track_id=track_id,
-                                                             version=version or 0), metadata=self.metadata, timeout=60)
-        except grpc.RpcError as error:
-            return Outcome("grpc", track_id, False, error.code().name)
-        return Outcome("grpc", track_id, True, "OK", playlist.version, [t.id for t in playlist.tracks])
-
-    def version(self, playlist_id) -> int:
-        return self.stub.GetPlaylist(pb.GetPlaylistRequest(id=playlist_id), metadata=self.metadata, timeout=60).version
-
-    def close(self):
-        self.channel.close()
-
-
-CLIENTS = {"rest": RestClient, "soap": SoapClient, "grpc": GrpcClient}
+def version(client, protocol: str, key, playlist_id: str) -> int:
+    return client.call(protocol, "get_playlist", key, playlist_id=playlist_id).playlist()["version"]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -143,34 +69,39 @@ def servers(rest_server, soap_server, rpc_server):
 
 
 @pytest.fixture(scope="module")
-def alice_key(credentials) -> str:
-    return credentials["users"]["alice"]["api_key"]
+def alice_key(credentials):
+    return calls.key(credentials["users"]["alice"]["api_key"])
 
 
 @pytest.fixture(scope="module")
-def catalog(servers, alice_key) -> list[str]:
+def wire(servers):
+    """One more client, for setting up and reading back."""
+    client = endpoints(servers)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def catalog(wire, alice_key) -> list[str]:
     """Track ids of the catalog, in its order (it has 300)."""
-    ids, token = [], ""
+    ids, token = [], None
     while True:
-        page = requests.get(f"http://127.0.0.1:{servers['rest'].port}/v1/tracks", params={
-            "page_size": 50, "page_token": token}, headers={"X-API-Key": alice_key}, timeout=20).json()
+        page = wire.call("rest", "search_tracks", alice_key, page_size=50, page_token=token).data
         ids += [t["id"] for t in page["items"]]
         token = page["next_page_token"]
         if not token:
             return ids
 
 
-def new_playlist(servers, key, name) -> str:
-    answer = requests.post(f"http://127.0.0.1:{servers['rest'].port}/v1/playlists", json={"name": name},
-                           headers={"X-API-Key": key}, timeout=20)
-    assert answer.status_code == 201
-    return answer.json()["id"]
+def new_playlist(wire, key, name) -> str:
+    answer = wire.call("rest", "create_playlist", key, name=name)
+    assert answer.status == "201"
+    return answer.playlist_id()
 
 
-def read_back(servers, key, playlist_id, home) -> dict:
+def read_back(wire, key, playlist_id, home) -> dict:
     """The playlist as REST answers it, checked against the rows: positions 1..n, no gap."""
-    playlist = requests.get(f"http://127.0.0.1:{servers['rest'].port}/v1/playlists/{playlist_id}",
-                            headers={"X-API-Key": key}, timeout=20).json()
+    playlist = wire.call("rest", "get_playlist", key, playlist_id=playlist_id).data
     with sqlite3.connect(f"file:{home / 'playlists.sqlite3'}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT position, track_id FROM playlist_tracks WHERE playlist_id = ? ORDER BY position",
                           (playlist_id,)).fetchall()
@@ -180,15 +111,15 @@ def read_back(servers, key, playlist_id, home) -> dict:
     return playlist
 
 
-def run_clients(servers, key, work) -> list[Outcome]:
-    """16 threads per protocol, each with its own client; all start at the same moment.
-    `work(client, protocol, index)` returns that client's outcomes."""
+def run_clients(servers, label: str, work) -> list[Outcome]:
+    """16 threads per protocol, each with its own connection; all start at the same moment.
+    `work(client, protocol, index)` returns that client's outcomes; a summary is printed."""
     threads, results, errors = [], [], []
     start = threading.Barrier(len(PROTOCOLS) * CLIENTS_PER_PROTOCOL)
     lock = threading.Lock()
 
     def client_thread(protocol, index):
-        client = CLIENTS[protocol](servers, key)
+        client = endpoints(servers)
         try:
             start.wait(timeout=60)
             outcomes = work(client, protocol, index)
@@ -203,12 +134,14 @@ def run_clients(servers, key, work) -> list[Outcome]:
     for protocol in PROTOCOLS:
         for index in range(CLIENTS_PER_PROTOCOL):
             threads.append(threading.Thread(target=client_thread, args=(protocol, index), daemon=True))
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=180)
     assert not any(t.is_alive() for t in threads), "a client hung"
     assert errors == []
+    print("\n" + summary(label, results, time.perf_counter() - started))
     return results
 
 
@@ -233,8 +166,8 @@ def summary(label: str, outcomes: list[Outcome], seconds: float) -> str:
 
 # --- the tests ---------------------------------------------------------------------------------
 
-def test_three_times_sixteen_clients_append_to_one_playlist(servers, alice_key, catalog, home):
-    playlist_id = new_playlist(servers, alice_key, "Crowded")
+def test_three_times_sixteen_clients_append_to_one_playlist(servers, wire, alice_key, catalog, home):
+    playlist_id = new_playlist(wire, alice_key, "Crowded")
     assert len(catalog) >= TOTAL_ADDS
     plan = {}  # (protocol, client) -> its own distinct tracks
     for n, track_id in enumerate(catalog[:TOTAL_ADDS]):
@@ -244,51 +177,48 @@ def test_three_times_sixteen_clients_append_to_one_playlist(servers, alice_key, 
         outcomes = []
         for track_id in plan[protocol, index]:
             started = time.perf_counter()
-            outcome = client.add(playlist_id, track_id)
+            outcome = added(protocol, track_id, client.call(protocol, "add_track", alice_key, playlist_id=playlist_id,
+                                                            track_id=track_id))
             outcome.seconds = time.perf_counter() - started
             outcomes.append(outcome)
         return outcomes
 
-    started = time.perf_counter()
-    outcomes = run_clients(servers, alice_key, work)
-    elapsed = time.perf_counter() - started
-    print("\n" + summary("append", outcomes, elapsed))
+    outcomes = run_clients(servers, "append", work)
     assert [o for o in outcomes if o.server_fault] == []
     assert [o for o in outcomes if not o.ok] == []   # every request was valid: all must succeed
     assert len(outcomes) == TOTAL_ADDS
-    check_serialised(outcomes, read_back(servers, alice_key, playlist_id, home))
+    check_serialised(outcomes, read_back(wire, alice_key, playlist_id, home))
 
 
-def test_optimistic_concurrency_refuses_stale_versions_and_loses_nothing(servers, alice_key, catalog, home):
+def test_optimistic_concurrency_refuses_stale_versions_and_loses_nothing(servers, wire, alice_key, catalog, home):
     """Each client reads the version, then adds naming it; a stale one is refused
     (412 / Client.Conflict / ABORTED) and the client reads again, up to 200 tries."""
-    playlist_id = new_playlist(servers, alice_key, "Contended")
+    playlist_id = new_playlist(wire, alice_key, "Contended")
     tracks = catalog[-len(PROTOCOLS) * CLIENTS_PER_PROTOCOL:]
 
     def work(client, protocol, index):
         track_id = tracks[PROTOCOLS.index(protocol) * CLIENTS_PER_PROTOCOL + index]
         outcomes = []
         for _ in range(200):
-            outcome = client.add(playlist_id, track_id, version=client.version(playlist_id))
+            outcome = added(protocol, track_id, client.call(protocol, "add_track", alice_key, playlist_id=playlist_id,
+                                                            track_id=track_id,
+                                                            version=version(client, protocol, alice_key, playlist_id)))
             outcomes.append(outcome)
             if outcome.ok or outcome.status not in ("412", "Client.Conflict", "ABORTED"):
                 break
         return outcomes
 
-    started = time.perf_counter()
-    outcomes = run_clients(servers, alice_key, work)
-    elapsed = time.perf_counter() - started
-    print("\n" + summary("compare-and-set", outcomes, elapsed))
+    outcomes = run_clients(servers, "compare-and-set", work)
     assert [o for o in outcomes if o.server_fault] == []
     assert {o.status for o in outcomes if not o.ok} <= {"412", "Client.Conflict", "ABORTED"}
     assert Counter(o.protocol for o in outcomes if o.ok) == {p: CLIENTS_PER_PROTOCOL for p in PROTOCOLS}
-    check_serialised(outcomes, read_back(servers, alice_key, playlist_id, home))
+    check_serialised(outcomes, read_back(wire, alice_key, playlist_id, home))
 
 
-def test_the_servers_are_still_three_and_serving(servers, alice_key):
+def test_the_servers_are_still_three_and_serving(servers, wire, alice_key):
     for server in servers.values():
         assert server.process.poll() is None, server.output()[-2000:]
-    assert RestClient(servers, alice_key).version(new_playlist(servers, alice_key, "After")) == 1
+    assert version(wire, "rest", alice_key, new_playlist(wire, alice_key, "After")) == 1
 
 
 # --- one client must not stall the others ---------------------------------------------------------
@@ -318,7 +248,7 @@ def test_a_client_that_does_not_hang_up_stalls_no_one(servers, alice_key, kind, 
         while not done.is_set():
             started = time.perf_counter()
             try:
-                http.get(f"http://127.0.0.1:{port}{path}", headers={"X-API-Key": alice_key}, timeout=30)
+                http.get(f"http://127.0.0.1:{port}{path}", headers=calls.http_headers(alice_key), timeout=30)
                 latencies.append(time.perf_counter() - started)
             except requests.RequestException as error:
                 errors.append(repr(error))

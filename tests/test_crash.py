@@ -23,17 +23,14 @@ from dataclasses import dataclass
 import grpc
 import pytest
 import requests
-from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
-from playlist.v1 import playlist_pb2_grpc
 
+from clients import calls
 from rpc.server import GRACE_SECONDS
+from serve.launch import Server
 
-from .conftest import TEST_ENV
-from .servers import Server
+from .conftest import TEST_ENV, endpoints
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-TNS = "urn:playlists:v1"
 GUNICORN_GRACE_SECONDS = 10   # serve/wsgi.py: graceful_timeout
 TRACKS = ["bach-bwv1068-air", "bach-bwv1007-prelude", "josquin-ave-maria-virgo-serena", "bach-bwv1067-badinerie"]
 ADDS_PER_PLAYLIST = 40        # then a writer starts a new playlist (the cap is 100 tracks)
@@ -48,7 +45,7 @@ class Ack:
     track_id: str
 
 
-class Endpoints:
+class Running:
     """Where each server is now: a restarted server has new ports."""
 
     def __init__(self, **servers):
@@ -60,14 +57,17 @@ class Endpoints:
     def __setitem__(self, kind, server):
         self.servers[kind] = server
 
+    def ports(self) -> tuple:
+        return tuple(server.port for server in self.servers.values())
+
 
 class Writers:
     """Threads that append tracks through one protocol each, every thread to a playlist of
     its own (a new one, created through the same protocol, when it holds ADDS_PER_PLAYLIST),
     and note every acknowledged create and add. A dead server's connection errors are retried."""
 
-    def __init__(self, endpoints, key, protocols: list[str]):
-        self.endpoints, self.key, self.protocols = endpoints, key, protocols
+    def __init__(self, running: Running, key, protocols: list[str]):
+        self.running, self.key, self.protocols = running, key, protocols
         self.acks: list[Ack] = []
         self.created: dict[str, str] = {}    # acknowledged playlist id -> protocol
         self.failures: list[str] = []        # answers that are neither success nor "server gone"
@@ -98,86 +98,45 @@ class Writers:
         assert self.failures == []
 
     def write(self, protocol):
-        http = requests.Session()
+        wire, ports = None, None
         playlist_id, n = None, 0
         while not self.stop.is_set():
+            if ports != self.running.ports():   # a server was started again, on new ports
+                if wire:
+                    wire.close()
+                wire, ports = endpoints(self.running.servers), self.running.ports()
             try:
                 if playlist_id is None:
-                    playlist_id = getattr(self, f"create_{protocol}")(http, f"crash {protocol}")
-                    with self.changed:
-                        self.created[playlist_id] = protocol
-                    n = 0
-                    continue
-                version = getattr(self, protocol)(http, playlist_id, TRACKS[n % len(TRACKS)])
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError,
-                    grpc.RpcError) as error:
+                    answer = wire.call(protocol, "create_playlist", self.key, name=f"crash {protocol}")
+                else:
+                    answer = wire.call(protocol, "add_track", self.key, playlist_id=playlist_id,
+                                       track_id=TRACKS[n % len(TRACKS)])
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError):
+                answer = None
+            if answer is None or answer.status in ("UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"):
                 # A killed server (before or in the middle of its answer): nothing was acknowledged;
                 # try again until it is back.
-                if isinstance(error, grpc.RpcError) and error.code() not in (
-                        grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
-                    return self.fail(f"{protocol}: {error.code()} {error.details()}")
                 self.stop.wait(0.02)
                 continue
-            except AssertionError as error:
-                return self.fail(f"{protocol}: {error}")
+            if not answer.ok:
+                wire.close()
+                return self.fail(f"{protocol}: {answer.status} {answer.detail or answer.raw[:200]}")
             with self.changed:
-                self.acks.append(Ack(playlist_id, version, TRACKS[n % len(TRACKS)]))
+                if playlist_id is None:
+                    playlist_id, n = answer.playlist_id(), 0
+                    self.created[playlist_id] = protocol
+                    continue
+                self.acks.append(Ack(playlist_id, answer.playlist()["version"], TRACKS[n % len(TRACKS)]))
                 self.changed.notify_all()
             n += 1
             if n == ADDS_PER_PLAYLIST:
                 playlist_id = None
+        wire.close()
 
     def fail(self, message):
         with self.changed:
             self.failures.append(message)
             self.changed.notify_all()
-
-    # --- one add (and one create) per protocol; each returns what the answer said ---
-
-    def rest(self, http, playlist_id, track_id) -> int:
-        answer = http.post(f"http://127.0.0.1:{self.endpoints['rest'].port}/v1/playlists/{playlist_id}/tracks",
-                           json={"track_id": track_id}, headers={"X-API-Key": self.key}, timeout=30)
-        assert answer.status_code == 200, (answer.status_code, answer.text[:200])
-        return answer.json()["version"]
-
-    def create_rest(self, http, name) -> str:
-        answer = http.post(f"http://127.0.0.1:{self.endpoints['rest'].port}/v1/playlists", json={"name": name},
-                           headers={"X-API-Key": self.key}, timeout=30)
-        assert answer.status_code == 201, (answer.status_code, answer.text[:200])
-        return answer.json()["id"]
-
-    def stub(self):
-        channel = grpc.insecure_channel(f"127.0.0.1:{self.endpoints['grpc'].port}")
-        return channel, playlist_pb2_grpc.PlaylistsStub(channel)
-
-    def grpc(self, http, playlist_id, track_id) -> int:
-        channel, stub = self.stub()  # a new connection each time: the server may have moved
-        with channel:
-            return stub.AddTrack(pb.AddTrackRequest(playlist_id=playlist_id, track_id=track_id),
-                                 metadata=[("x-api-key", self.key)], timeout=30).version
-
-    def create_grpc(self, http, name) -> str:
-        channel, stub = self.stub()
-        with channel:
-            return stub.CreatePlaylist(pb.CreatePlaylistRequest(name=name), metadata=[("x-api-key", self.key)],
-                                       timeout=30).id
-
-    def post_soap(self, http, body: str):
-        envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="{TNS}"><s:Header><p:ApiKey>{self.key}</p:ApiKey>'
-                    f"</s:Header><s:Body>{body}</s:Body></s:Envelope>")
-        answer = http.post(f"http://127.0.0.1:{self.endpoints['soap'].port}/soap", data=envelope.encode(),
-                           headers={"Content-Type": "text/xml"}, timeout=30)
-        assert answer.status_code == 200, (answer.status_code, answer.text[:300])
-        return etree.fromstring(answer.content).find(f".//{{{TNS}}}playlist")
-
-    def soap(self, http, playlist_id, track_id) -> int:
-        playlist = self.post_soap(http, f"<p:AddTrack><p:playlist_id>{playlist_id}</p:playlist_id>"
-                                        f"<p:track_id>{track_id}</p:track_id></p:AddTrack>")
-        return int(playlist.findtext(f"{{{TNS}}}version"))
-
-    def create_soap(self, http, name) -> str:
-        return self.post_soap(http, f"<p:CreatePlaylist><p:name>{name}</p:name></p:CreatePlaylist>").findtext(
-            f"{{{TNS}}}id")
 
 
 def process_group_gone(server, timeout: float) -> bool:
@@ -220,22 +179,23 @@ def check_whole(home, writers) -> dict:
 
 
 def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_write(home, credentials):
-    endpoints = Endpoints(rest=Server("rest", home, TEST_ENV), grpc=Server("rpc", home, TEST_ENV),
-                          soap=Server("soap", home, TEST_ENV))
-    writers = Writers(endpoints, credentials["users"]["alice"]["api_key"], ["rest"] * 4 + ["grpc"] * 4 + ["soap"] * 2)
+    running = Running(rest=Server("rest", home, TEST_ENV), grpc=Server("rpc", home, TEST_ENV),
+                      soap=Server("soap", home, TEST_ENV))
+    writers = Writers(running, calls.key(credentials["users"]["alice"]["api_key"]),
+                      ["rest"] * 4 + ["grpc"] * 4 + ["soap"] * 2)
     try:
         writers.start()
         for _ in range(CRASHES):
             writers.wait_for("rest", 20)
             writers.wait_for("grpc", 20)
-            endpoints["rest"].stop(signal.SIGKILL)             # the REST arbiters and workers, mid-write
-            assert process_group_gone(endpoints["rest"], 10)
+            running["rest"].stop(signal.SIGKILL)             # the REST arbiters and workers, mid-write
+            assert process_group_gone(running["rest"], 10)
             writers.wait_for("grpc", 20)                       # gRPC and SOAP go on meanwhile
-            endpoints["grpc"].stop(signal.SIGKILL)
-            assert process_group_gone(endpoints["grpc"], 10)
+            running["grpc"].stop(signal.SIGKILL)
+            assert process_group_gone(running["grpc"], 10)
             writers.wait_for("soap", 5)                        # SOAP alone
-            endpoints["rest"] = Server("rest", home, TEST_ENV)  # started again, on the same home
-            endpoints["grpc"] = Server("rpc", home, TEST_ENV)
+            running["rest"] = Server("rest", home, TEST_ENV)  # started again, on the same home
+            running["grpc"] = Server("rpc", home, TEST_ENV)
         writers.wait_for("rest", 20)
         writers.wait_for("grpc", 20)
         writers.finish()
@@ -250,7 +210,7 @@ def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_write(home, creden
     finally:
         writers.stop.set()
         for kind in ("rest", "grpc", "soap"):
-            endpoints[kind].stop()
+            running[kind].stop()
 
 
 # --- SIGTERM: drain what is in flight -------------------------------------------------------------
@@ -308,11 +268,10 @@ def no_answer(port: int, path: str, content_type: str, body: bytes, key_header: 
 
 
 def requests_for(kind: str, key: str, name: str):
+    """A create_playlist request's path, content type, body and credential header, to send by hand."""
     if kind == "rest":
         return "/v1/playlists", "application/json", f'{{"name": "{name}"}}'.encode(), f"X-API-Key: {key}\r\n"
-    envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="{TNS}"><s:Header><p:ApiKey>{key}</p:ApiKey></s:Header>'
-                f"<s:Body><p:CreatePlaylist><p:name>{name}</p:name></p:CreatePlaylist></s:Body></s:Envelope>")
-    return "/soap", "text/xml", envelope.encode(), ""
+    return "/soap", "text/xml", calls.envelope("CreatePlaylist", {"name": name}, calls.key(key)), ""
 
 
 def playlists_named(home, name: str) -> int:
@@ -370,15 +329,16 @@ def test_sigterm_answers_the_request_in_flight_then_exits(home, credentials, kin
 
 
 def test_sigterm_cuts_a_stream_longer_than_the_grace_and_exits_in_time(home, credentials):
-    key = [("x-api-key", credentials["users"]["alice"]["api_key"])]
+    key = calls.key(credentials["users"]["alice"]["api_key"])
     server = Server("rpc", home, TEST_ENV)
+    wire = calls.Endpoints("", grpc_address=f"127.0.0.1:{server.port}")
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            stub = playlist_pb2_grpc.PlaylistsStub(channel)
+        with wire.channel():
             # Three Chaconnes, 42 minutes of music: at 5 ms a second, 12.6 s of playback.
-            playlist = stub.CreatePlaylist(pb.CreatePlaylistRequest(name="Too long", track_ids=[
-                "bach-bwv1004-chaconne"] * 3), metadata=key, timeout=10)
-            stream = stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist.id, ms_per_second=5), metadata=key)
+            playlist = wire.call("grpc", "create_playlist", key, name="Too long",
+                                 track_ids=["bach-bwv1004-chaconne"] * 3)
+            stream = wire.stub().PlayPlaylist(pb.PlayPlaylistRequest(id=playlist.playlist_id(), ms_per_second=5),
+                                              metadata=calls.grpc_metadata(key))
             assert next(stream).position == 1
             signalled = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
@@ -403,8 +363,8 @@ def test_sigterm_stops_cleanly_without_a_traceback(home, credentials, kind, whom
     server = Server(kind, home, TEST_ENV)
     try:
         path = "/v1/me" if kind == "rest" else "/soap?wsdl"
-        assert requests.get(f"http://127.0.0.1:{server.port}{path}", timeout=10,
-                            headers={"X-API-Key": credentials["users"]["alice"]["api_key"]}).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{server.port}{path}", timeout=10, headers=calls.http_headers(
+            calls.key(credentials["users"]["alice"]["api_key"]))).status_code == 200
         if whom == "main":
             server.process.send_signal(signal.SIGTERM)    # `kill PID`
         else:

@@ -6,7 +6,7 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
-from .servers import ROOT
+from serve.launch import ROOT
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 DOCS = ROOT / "docs"

@@ -1,4 +1,4 @@
-"""Issue #16: hostile traffic, round two, each attack over the wire against real servers.
+"""Hostile traffic, round two, each attack over the wire against real servers.
 
 Slow clients (slowloris) on the plain and mutual-TLS HTTP ports, a crowd at the live view,
 stream hogs on gRPC, lockout used as a weapon. Every call a test makes has a deadline: an
@@ -19,14 +19,14 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.attacks.common import envelope, http_headers
+from clients.calls import envelope, http_headers
 from core import limits
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
 
 from .test_security import eventually
 
-ANSWER_SECONDS = 2      # issue #16: every valid call is answered within this, under attack
+ANSWER_SECONDS = 2      # every valid call is answered within this, under attack
 HELD = 64               # slow connections held against each HTTP port
 TNS = "urn:playlists:v1"
 

@@ -25,8 +25,9 @@ from lxml import etree
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from serve.launch import ROOT, Server
+
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 INTEROP = ROOT / "interop"
 PROTOS = ROOT / "protos"

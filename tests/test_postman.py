@@ -9,7 +9,7 @@ import pytest
 
 from clients.postman import __main__ as postman
 
-from .servers import ROOT
+from serve.launch import ROOT
 from .test_interop import INTEROP, need_node_package
 
 

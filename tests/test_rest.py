@@ -122,6 +122,13 @@ def test_one_resource_three_representations(api):
     assert_problem(api.get(url(api, "/v1/moods"), headers={"Accept": "image/png"}), 406)
 
 
+def test_json_is_indented_for_reading_exactly_as_the_standard_library_writes_it(api):
+    created = api.post(url(api, "/v1/playlists"), json={"name": "Für Elise — «encore» ☃", "mood": "calm",
+                                                          "track_ids": ["bach-bwv1068-air", "bach-bwv1007-prelude"]})
+    for response in (created, api.get(url(api, "/v1/tracks?page_size=3")), api.get(url(api, "/v1/moods"))):
+        assert response.content == (json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n").encode()
+
+
 @pytest.mark.parametrize("body,field", [
     ('{"name": ', "body"),
     ('{"name": 42}', "name"),
@@ -198,7 +205,7 @@ def test_echo_shows_the_request_with_credentials_redacted(api, credentials):
 
 
 def test_a_flood_gets_429_with_retry_after(home, credentials):
-    from .servers import Server
+    from serve.launch import Server
     server = Server("rest", home, {"PLAYLISTS_RATE_LIMIT": "5/minute"}, tls=False)
     try:
         headers = {"X-API-Key": credentials["users"]["bob"]["api_key"]}

@@ -13,8 +13,9 @@ from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
+from serve.launch import Server
+
 from .conftest import TEST_ENV
-from .servers import Server
 
 CODE = grpc.StatusCode
 SERVICE = "playlist.v1.Playlists"

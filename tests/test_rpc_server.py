@@ -18,9 +18,9 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import events
+from serve.launch import ROOT, Server, free_port, wait_for_port
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server, free_port, wait_for_port
 
 CODE = grpc.StatusCode
 

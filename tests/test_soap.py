@@ -18,10 +18,10 @@ from zeep.wsse.username import UsernameToken
 
 from core.config import load_settings
 from core.setup import setup
+from serve.launch import ROOT, Server
 from soap.app import create_app
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 SERVICE = "{urn:playlists:v1}Playlists"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

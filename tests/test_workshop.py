@@ -22,12 +22,12 @@ from core import events
 from core.config import load_settings
 from core.limits import SharedCounter
 from screen import pages
+from serve.launch import ROOT, Server
 from workshop import journal
 from workshop.exercises import EXERCISES
 from workshop.reset import reset
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
 
 EXERCISE = {e.slug: e for e in EXERCISES}
 # The attack exercises, and the teaching switch each one turns off.
@@ -560,7 +560,7 @@ def test_reset_leaves_a_fresh_start_and_every_secret_as_it_was(env, credentials,
     for name in ("one", "two"):
         requests.post(f"{env['REST']}/v1/playlists", json={"name": name, "track_ids": ["bach-bwv1068-air"]},
                       headers=key)
-    requests.get(f"{env['REST']}/v1/me", auth=("alice", "not her password"))        # a failed login
+    requests.get(f"{env['REST']}/v1/me", auth=("alice", "a wrong password"))          # a failed login
     assert count(home, "playlists") == 2 and count(home, "playlist_tracks") == 2
     assert count(home, "auth_failures") and events.read(home)
     assert (home / "workshop.json").exists()

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from core.config import parse_rate
+from core.config import DEFENCES, parse_rate
 from core.limits import LOCKOUT_AFTER_FAILURES
 from core.scan import sensitive_kind
 
@@ -390,10 +390,6 @@ def client_certificate(seen: Seen) -> Result:
 # only), when it must succeed, then with the defence on, when it must fail. Every call
 # event carries the switches that were off on the server that answered it (`unsafe`),
 # so the journal shows which run was which.
-
-DEFENCES = {"bola": "the ownership check", "lockout": "the lockout", "ratelimit": "the rate limit",
-            "scan": "the sensitive-data scanner"}
-
 
 def found_and_fixed(defence: str, success: dict | None, refusals: list[dict], not_yet: str, what: str = "") -> Result:
     """Solved when the attack succeeded with `defence` off and was refused, after that, with it on;

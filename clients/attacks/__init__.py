@@ -1,4 +1,4 @@
-"""The attacks of issue #5, one short script each, against the three running servers.
+"""The attacks on the service's defences, one short script each, against the three running servers.
 
 Each prints the request it sends, the defence's answer, and one line on what stopped it
 (or, with that defence switched off by PLAYLISTS_UNSAFE, that it got through).

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
 def running(targets: Targets) -> int:
     """Whether `make attacks` may attack the servers already running, or must start its own."""
     up = targets.listening()
-    addresses = [f"{host}:{port}" for host, port in targets.addresses()]
+    addresses = [f"{host}:{port}" for host, port in targets.listeners()]
     if all(up):
         print(f"make attacks: servers are already running on {listing(addresses)}, so the attacks go to them, "
               f"with the secrets in {credentials.home() / 'credentials.json'}; expired_token shows something only "

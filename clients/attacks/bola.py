@@ -10,14 +10,14 @@ def run(targets, args):
         Bob is a real user with his own key. He has learnt the id of one of alice's playlists
         (from a shared link, a log, a guess) and asks for it, then for an id that does not exist.""")
     alice, bob = ("key", load("alice")["api_key"]), ("key", load("bob")["api_key"])
-    created = targets.call("REST", "create_playlist", alice, name="Alice's private list")
+    created = targets.call("rest", "create_playlist", alice, name="Alice's private list")
     if created.kind != "ok":
         return verdict(False, "no playlist to attack", "alice could not create a playlist", "NOT SHOWN")
     playlist_id = created.playlist_id()
     say()
     attempts = [targets.call(protocol, "get_playlist", bob, playlist_id=playlist_id) for protocol in PROTOCOLS]
     missing_id = "pl_" + secrets.token_urlsafe(9)   # as long as a real one
-    missing = targets.call("REST", "get_playlist", bob, playlist_id=missing_id)
+    missing = targets.call("rest", "get_playlist", bob, playlist_id=missing_id)
     same = attempts[0].raw.replace(playlist_id.encode(), b"ID") == missing.raw.replace(missing_id.encode(), b"ID")
     say()
     # alice's playlist stays: the workshop's check (exercise 10) reads whose it was.

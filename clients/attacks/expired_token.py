@@ -25,12 +25,11 @@ def run(targets, args):
     title("expired token", """
         Mallory finds one of alice's access tokens in an old log and replays it.""")
     alice = load("alice")
-    response = targets.session.post(targets.rest_url + "/oauth/token", data={"grant_type": "client_credentials"},
-                                    auth=(alice["client_id"], alice["client_secret"]), timeout=30)
-    if response.status_code != 200:
-        say(f"POST /oauth/token answered {response.status_code}: {response.text.strip()}")
+    issued = targets.token(alice["client_id"], alice["client_secret"])
+    if not issued.ok:
+        say(f"POST /oauth/token answered {issued.status}: {issued.raw.decode(errors='replace').strip()}")
         return verdict(False, "no token to steal", "is $PLAYLISTS_HOME the servers' own?", "NOT SHOWN")
-    token, lifetime = response.json()["access_token"], response.json()["expires_in"]
+    token, lifetime = issued.data["access_token"], issued.data["expires_in"]
     claims = claims_of(token)
     say(f"alice's token  {shown(token)}   expires_in {lifetime} s")
     say(f"its claims     sub {claims['sub']} · aud {claims['aud']} · scope {claims['scope']} · "
@@ -41,7 +40,7 @@ def run(targets, args):
         say("Start the servers with PLAYLISTS_TOKEN_SECONDS=3 (as `make attacks` does) to watch one expire.")
         return verdict(False, "tokens live too long to wait for", "the token would not expire in time",
                        "NOT SHOWN")
-    fresh = targets.call("REST", "who_am_i", ("bearer", token))
+    fresh = targets.call("rest", "who_am_i", ("bearer", token))
     # Wait on the token's own clock, its "exp" claim (plus a second, for clocks that differ).
     say(f"… waiting until {time.strftime('%H:%M:%S', time.localtime(claims['exp']))} has passed …")
     while time.time() <= claims["exp"] + 1:

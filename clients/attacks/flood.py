@@ -2,7 +2,7 @@
 import sys
 from collections import Counter
 
-from .common import PROTOCOLS, load, run_one, say, title, verdict
+from .common import NAMES, PROTOCOLS, load, run_one, say, title, verdict
 
 
 def run(targets, args):
@@ -24,9 +24,9 @@ def run(targets, args):
         return verdict(False, "the rate limit", f"no limit held within {args.max_calls} calls")
     say()
     say(f"calls answered before the limit: {sum(served.values())} "
-        f"({', '.join(f'{p} {served[p]}' for p in PROTOCOLS)}); then:")
+        f"({', '.join(f'{NAMES[p]} {served[p]}' for p in PROTOCOLS)}); then:")
     refused = [answer] + [targets.call(other, "list_moods", bob) for other in PROTOCOLS if other != protocol]
-    policy = next((a.notes["RateLimit-Policy"] for a in refused if "RateLimit-Policy" in a.notes), "its limit")
+    policy = next((a.headers["RateLimit-Policy"] for a in refused if "RateLimit-Policy" in a.headers), "its limit")
     stopped = all(a.kind == "rate_limited" and a.retry_after for a in refused)
     return verdict(stopped, f"one rate limit ({policy}) for the three servers",
                    f"one budget per identity ({policy}), counted in the database the three servers share: "

@@ -3,9 +3,9 @@ import sys
 
 from .common import load, run_one, say, title, verdict
 
-ATTEMPTS = [("REST", "card number", "4111 1111 1111 1111"),   # passes the Luhn check
-            ("SOAP", "e-mail address", "alice@example.org"),
-            ("gRPC", "key or token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWhlcmU")]
+ATTEMPTS = [("rest", "card number", "4111 1111 1111 1111"),   # passes the Luhn check
+            ("soap", "e-mail address", "alice@example.org"),
+            ("grpc", "key or token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWhlcmU")]
 
 
 def run(targets, args):
@@ -23,7 +23,7 @@ def run(targets, args):
     say(f"answers that repeat the value sent: {len(echoed)}")
     stopped = not echoed and all(answer.kind == "invalid" and kind in answer.detail for kind, _, answer in answers)
     return verdict(stopped, "the payload scan",
-                   "the shield scans text coming in for card numbers (Luhn), e-mail addresses and key- or "
+                   "the service scans text coming in for card numbers (Luhn), e-mail addresses and key- or "
                    "token-shaped strings; it names the kind and never echoes the value")
 
 

@@ -17,10 +17,10 @@ def run(targets, args):
         Mallory, with a valid key, asks the SOAP server to name a playlist after the contents of
         /etc/passwd: a parser that expands the entity would store the file, and send it back.""")
     key = load("alice")["api_key"]
-    sent("SOAP", "POST /soap  CreatePlaylist", "with this envelope:")
+    sent("soap", "POST /soap  CreatePlaylist", "with this envelope:")
     for line in ENVELOPE.format(key=key[:10] + "…").splitlines():
         say(f"       │ {line}")
-    answer = targets.soap("CreatePlaylist", {}, raw=ENVELOPE.format(key=key).encode())
+    answer = targets.soap("CreatePlaylist", raw=ENVELOPE.format(key=key).encode())
     answered(answer)
     stopped = answer.kind != "ok" and answer.status.startswith("Client") and b"root:" not in answer.raw
     return verdict(stopped, "the SOAP guard (no DTD, no entities)",

@@ -192,12 +192,18 @@ function solved(e) {
   $("solves").prepend(item);
 }
 
-let lastAt = 0;   // a new connection starts with a backlog: what was seen already is skipped
+// A new connection starts with a backlog: what was seen already is skipped. Not by time alone:
+// each server process writes its calls in batches, so a call may reach the journal after a
+// later call of another process.
+const seen = new Set();
+const SEEN_KEPT = 5000;
 
 function receive(message) {
   const e = JSON.parse(message.data);
-  if (e.at <= lastAt) return;
-  lastAt = e.at;
+  const key = `${e.at} ${e.protocol} ${e.operation} ${e.kind}`;
+  if (seen.has(key)) return;
+  if (seen.size >= SEEN_KEPT) seen.delete(seen.values().next().value);
+  seen.add(key);
   if (e.kind === "solve") return solved(e);
   queue.push(e);
   if (!flushing) {
