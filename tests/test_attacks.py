@@ -108,8 +108,9 @@ def test_the_attacks_know_only_the_wire_and_the_contracts():
 def running(servers: list, *, home) -> subprocess.CompletedProcess:
     """`python -m clients.attacks --running` against three addresses; None is a port nobody listens on."""
     ports = [server.port if server else free_port() for server in servers]
-    return subprocess.run([sys.executable, "-m", "clients.attacks", "--running", "--rest", f"http://127.0.0.1:{ports[0]}",
-                           "--soap", f"http://127.0.0.1:{ports[1]}/soap", "--grpc", f"127.0.0.1:{ports[2]}"],
+    return subprocess.run([sys.executable, "-m", "clients.attacks", "--running",
+                           "--rest", f"http://127.0.0.1:{ports[0]}", "--soap", f"http://127.0.0.1:{ports[1]}/soap",
+                           "--grpc", f"127.0.0.1:{ports[2]}"],
                           cwd=ROOT, env={**os.environ, "PLAYLISTS_HOME": str(home)}, capture_output=True, text=True,
                           timeout=60)
 

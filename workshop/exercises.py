@@ -317,7 +317,8 @@ METHODS = {"api_key": "an API key", "basic": "a user name and password",
            "Four calls (the token's request answers JSON: its access_token is the TOKEN):\n"
            "    curl http://127.0.0.1:8080/v1/me -H \"X-API-Key: $API_KEY\"\n"
            "    curl http://127.0.0.1:8080/v1/me -u \"alice:$PASSWORD\"\n"
-           "    curl http://127.0.0.1:8080/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials\n"
+           "    curl http://127.0.0.1:8080/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" "
+           "-d grant_type=client_credentials\n"
            "    curl http://127.0.0.1:8080/v1/me -H \"Authorization: Bearer $TOKEN\"\n"
            "    curl https://127.0.0.1:8443/v1/me --cacert .demo/tls/ca.pem --cert .demo/tls/alice.pem "
            "--key .demo/tls/alice.key"))
@@ -340,7 +341,8 @@ def four_ways_in(seen: Seen) -> Result:
           ("The REST server issues tokens at POST /oauth/token (OAuth 2.0's client-credentials grant) for alice's "
            "CLIENT_ID and CLIENT_SECRET (in .demo/credentials.json). gRPC credentials travel as metadata.",
            "The token's request, with curl; the answer's access_token is the TOKEN:\n"
-           "    curl http://127.0.0.1:8080/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials",
+           "    curl http://127.0.0.1:8080/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" "
+           "-d grant_type=client_credentials",
            "gRPC metadata keys are lower-case; WhoAmI answers auth_method 'bearer' when the token worked:\n"
            "    stub.WhoAmI(pb.WhoAmIRequest(), metadata=[(\"authorization\", \"Bearer \" + TOKEN)])"),
           solution="py")
@@ -482,8 +484,8 @@ def bola(seen: Seen) -> Result:
            "password: any call that carries a password counts, HTTP Basic (curl -u) or a UsernameToken.",
            f"Guess {LOCKOUT_AFTER_FAILURES} or more wrong passwords, then the right one, PASSWORD. With the lockout "
            f"on, failure {LOCKOUT_AFTER_FAILURES} locks alice for 1 s, the next for 2 s, then 4 s; the lock is "
-           "checked before the password, so the right one gets 429 too. `.venv/bin/python -m clients.attacks brute_force` "
-           "guesses for you, over the three protocols in turn.",
+           "checked before the password, so the right one gets 429 too. "
+           "`.venv/bin/python -m clients.attacks brute_force` guesses for you, over the three protocols in turn.",
            "Five wrong guesses and the right one, printing only the status; keep to a few: after 20 failures the "
            "whole address is locked, and everyone calling from this machine waits.\n"
            "    for guess in 123456 qwerty letmein iloveyou alice2026 \"$PASSWORD\"; do curl -s -o /dev/null "
@@ -573,8 +575,8 @@ NAMING = ("create_playlist", "update_playlist", "generate_playlist")
            "as a real one does.",
            "With the scanner on, the 400 names the kind of data it found, never the data itself: an error must not "
            "echo a secret back. Read the stored playlist back with it on: its name comes out as [withheld: "
-           "sensitive data]. `.venv/bin/python -m clients.attacks sensitive_data` tries a card number, an e-mail address "
-           "and a token for you.",
+           "sensitive data]. `.venv/bin/python -m clients.attacks sensitive_data` tries a card number, an e-mail "
+           "address and a token for you.",
            "The same request with the scanner off (201), then on (400):\n"
            "    curl -i http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $API_KEY\" "
            "-H 'Content-Type: application/json' -d '{\"name\": \"Card 4111 1111 1111 1111\"}'"))

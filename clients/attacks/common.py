@@ -96,11 +96,10 @@ def preflight(targets: "Targets") -> None:
             raise SystemExit(f"attacks: the servers at {targets.rest_url} do not know {user}'s key from "
                              f"{creds.home() / 'credentials.json'}: they were started with another home; set "
                              "PLAYLISTS_HOME to theirs")
->>>>>>> main
         if answer.kind != "ok":
             raise SystemExit(f"attacks: the servers refuse {user}'s own key right now ({answer.status}: "
-                             f"{answer.said()}), because of earlier calls (an earlier run of the attacks?); wait, or "
-                             "clear the counters with `.venv/bin/python -m workshop reset --yes` (or by opening an exercise)")
+                             f"{answer.said()}), because of earlier calls (an earlier run of the attacks?); wait, "
+                             "or clear the counters: `.venv/bin/python -m workshop reset --yes`, or open an exercise")
 
 
 def load(user: str) -> dict:

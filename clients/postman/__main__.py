@@ -194,8 +194,9 @@ def collection() -> dict:
 def environment(user: str = "alice") -> dict:
     secrets = credentials.load(user)
     values = {"rest_url": addresses.rest_url(), "soap_url": addresses.soap_url(),
-              "grpc_address": addresses.grpc_address(), "api_key": secrets["api_key"], "username": user, "password": secrets["password"],
-              "client_id": secrets["client_id"], "client_secret": secrets["client_secret"]}
+              "grpc_address": addresses.grpc_address(), "api_key": secrets["api_key"], "username": user,
+              "password": secrets["password"], "client_id": secrets["client_id"],
+              "client_secret": secrets["client_secret"]}
     hidden = {"api_key", "password", "client_secret"}
     return {"name": f"Tri-Protocol Playlists ({user}, {addresses.host()})", "_postman_variable_scope": "environment",
             "values": [{"key": key, "value": value, "type": "secret" if key in hidden else "default", "enabled": True}
@@ -207,7 +208,8 @@ def write(path: Path, data: dict) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=".venv/bin/python -m clients.postman", description=__doc__.splitlines()[0].split(": ")[1])
+    p = argparse.ArgumentParser(prog=".venv/bin/python -m clients.postman",
+                                description=__doc__.splitlines()[0].split(": ")[1])
     p.add_argument("--environment", action="store_true",
                    help=f"write $PLAYLISTS_HOME/{ENVIRONMENT} (addresses and alice's secrets) instead")
     p.add_argument("--out", type=Path, help="where to write (default: the collection beside this module, or the "
