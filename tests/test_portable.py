@@ -12,7 +12,7 @@ import pytest
 from clients import addresses
 from core import config
 
-from .servers import ROOT, free_port
+from serve.launch import ROOT, free_port
 
 PORT_NAMES = ("REST", "REST_TLS", "SOAP", "SOAP_TLS", "GRPC", "GRPC_TLS")
 

@@ -22,7 +22,7 @@ from core.events import CallEvent
 from core.limits import SharedCounter
 
 from .conftest import TEST_ENV
-from .servers import ROOT, Server
+from serve.launch import ROOT, Server
 
 WINDOW = 3600
 NOW = 1_800_000_000.0 + 1234     # mid-window: every hit of a test falls in one window
