@@ -1,1 +1,1 @@
-"""`python -m bench`: REST, SOAP and gRPC measured side by side, each against its bare framework."""
+"""`.venv/bin/python -m bench`: REST, SOAP and gRPC measured side by side, each against its bare framework."""

@@ -1,4 +1,4 @@
-"""`python -m bench`: REST, SOAP and gRPC measured side by side, each against its bare framework.
+"""`.venv/bin/python -m bench`: REST, SOAP and gRPC measured side by side, each against its bare framework.
 
 Prints one line per measurement while it runs, then a Markdown report, which it also
 writes to OUT/latest.md with a chart in OUT/latest.png. Every server and load process it

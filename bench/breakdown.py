@@ -1,4 +1,4 @@
-"""`python -m bench.breakdown`: where one GetPlaylist's CPU goes, part by part, in process.
+"""`.venv/bin/python -m bench.breakdown`: where one GetPlaylist's CPU goes, part by part, in process.
 
 The REST app is called through WSGI and the gRPC servicer through its two interceptors,
 exactly as the servers call them, but without the HTTP server or grpcio's C core around
@@ -174,7 +174,7 @@ def measure(name: str, run, parts: list, service: PlaylistService, data: dict, c
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.breakdown", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m bench.breakdown", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=CALLS, help=f"calls per protocol (default {CALLS})")
     args = parser.parse_args()
     # The log line is written as the servers write it, to a stream nobody reads.

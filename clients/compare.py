@@ -1,4 +1,4 @@
-"""`python -m clients.compare SCENARIO`: one call, three protocols, side by side.
+"""`.venv/bin/python -m clients.compare SCENARIO`: one call, three protocols, side by side.
 
 Each scenario makes the same call over REST, SOAP and gRPC, captures what really crossed
 the wire, and prints the three exchanges next to each other (one after another on a

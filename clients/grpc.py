@@ -1,4 +1,4 @@
-"""`python -m clients.grpc`: the gRPC API from the command line, with the generated stubs.
+"""`.venv/bin/python -m clients.grpc`: the gRPC API from the command line, with the generated stubs.
 
 Each function is one RPC, named as in the proto (and, in snake_case, as in the core and
 REST); copy any of them into your own program. Credentials travel as call metadata.

@@ -1,4 +1,4 @@
-"""`python -m clients.rest`: the REST API from the command line, with requests.
+"""`.venv/bin/python -m clients.rest`: the REST API from the command line, with requests.
 
 Each function is one operation, named as in the core, SOAP and the proto; copy any of
 them into your own program. `--show-wire` prints the HTTP bytes that really crossed.

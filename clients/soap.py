@@ -1,4 +1,4 @@
-"""`python -m clients.soap`: the SOAP API from the command line, envelopes built with lxml.
+"""`.venv/bin/python -m clients.soap`: the SOAP API from the command line, envelopes built with lxml.
 
 Each function builds one SOAP 1.1 envelope by hand, so you can see every element, and
 posts it; copy any of them into your own program. `--zeep` makes the same call through

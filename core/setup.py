@@ -1,4 +1,4 @@
-"""`python -m core.setup`: create $PLAYLISTS_HOME. Safe to run twice: what exists is kept.
+"""`.venv/bin/python -m core.setup`: create $PLAYLISTS_HOME. Safe to run twice: what exists is kept.
 
 It holds the SQLite database with the catalog, the demo users and their freshly generated
 secrets (credentials.json; the database keeps only hashes), the signing keys, and a demo
@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from cryptography import x509
@@ -78,7 +79,15 @@ def _certificate(subject: str, key, issuer_name, issuer_key, *, ca=False, server
                .serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=5))
                .not_valid_after(now + datetime.timedelta(days=825))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               # Python 3.13 verifies strictly (VERIFY_X509_STRICT, RFC 5280): key identifiers and key usage.
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key((issuer_key or key).public_key()),
+                              critical=False)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca,
+                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, encipher_only=False, decipher_only=False),
+                              critical=True))
     if server:
         # Some clients check the DNS name, others the IP address: name both.
         builder = builder.add_extension(x509.SubjectAlternativeName(
@@ -90,6 +99,15 @@ def _certificate(subject: str, key, issuer_name, issuer_key, *, ca=False, server
     return builder.sign(issuer_key or key, hashes.SHA256())
 
 
+def _strict(pem: bytes) -> bool:
+    """Whether the CA was made with the key identifiers strict verification needs (else make all anew)."""
+    try:
+        x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        return True
+    except x509.ExtensionNotFound:
+        return False
+
+
 def _save(folder: Path, name: str, cert, key) -> None:
     (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     write_secret(folder / f"{name}.key", key.private_bytes(
@@ -99,7 +117,9 @@ def _save(folder: Path, name: str, cert, key) -> None:
 def make_certificates(folder: Path) -> None:
     """A demo CA, a server certificate, and one client certificate per user (CN = user name)."""
     if (folder / "ca.pem").exists():
-        return
+        if _strict((folder / "ca.pem").read_bytes()):
+            return
+        shutil.rmtree(folder)   # made before Python 3.13's strict checks: make them anew
     folder.mkdir(mode=0o700, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _certificate("Tri-Protocol Playlists demo CA", ca_key, None, None, ca=True)

@@ -1,4 +1,4 @@
-"""`python -m rest`: the REST server under gunicorn, plain HTTP and mutual TLS, with the workshop's screen."""
+"""`.venv/bin/python -m rest`: the REST server under gunicorn, plain HTTP and mutual TLS, with the workshop's screen."""
 import serve.green  # noqa: F401  (first of all: see serve/green.py)
 from screen import create_app
 from serve import cli, wsgi

@@ -1,4 +1,4 @@
-"""`python -m rpc`: the gRPC server, plain HTTP/2 and mutual TLS."""
+"""`.venv/bin/python -m rpc`: the gRPC server, plain HTTP/2 and mutual TLS."""
 from core import events
 from serve import cli
 

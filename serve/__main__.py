@@ -1,4 +1,4 @@
-"""`python -m serve`: the REST, SOAP and gRPC servers together, one prefixed log stream.
+"""`.venv/bin/python -m serve`: the REST, SOAP and gRPC servers together, one prefixed log stream.
 
 Ctrl-C (or SIGTERM) stops all three cleanly. With --demo, it waits until all three
 answer, runs the side-by-side tour against them, stops them and exits with the tour's code.

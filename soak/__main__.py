@@ -1,4 +1,4 @@
-"""`python -m soak`: mixed traffic from all three protocols, some of it hostile, for a while.
+"""`.venv/bin/python -m soak`: mixed traffic from all three protocols, some of it hostile, for a while.
 
 It makes a fresh $PLAYLISTS_HOME, starts the REST, SOAP and gRPC servers on free loopback
 ports, and runs `--concurrency` clients for `--seconds`: most are well-behaved users

@@ -1,4 +1,4 @@
-"""`python -m soap`: the SOAP server under gunicorn, plain HTTP and mutual TLS."""
+"""`.venv/bin/python -m soap`: the SOAP server under gunicorn, plain HTTP and mutual TLS."""
 import serve.green  # noqa: F401  (first of all: see serve/green.py)
 import os
 from pathlib import Path

@@ -72,7 +72,8 @@ def test_the_clients_and_the_servers_read_the_same_defaults_and_variables(monkey
     assert [addresses.port(n) for n in PORT_NAMES] == [config.port(n) for n in PORT_NAMES] == list(range(18100, 18106))
     assert addresses.soap_url() == config.soap_url() == "http://[::1]:18102/soap"
     assert addresses.grpc_address() == config.grpc_address() == "[::1]:18104"
-    assert addresses.rest_url(tls=True) == "https://[::1]:18101" and addresses.token_url() == "http://[::1]:18100/oauth/token"
+    assert addresses.rest_url(tls=True) == "https://[::1]:18101"
+    assert addresses.token_url() == "http://[::1]:18100/oauth/token"
 
 
 def test_texts_naming_the_default_addresses_name_the_moved_ones():

@@ -1,4 +1,4 @@
-"""`python -m workshop`: the exercises, their hints one at a time, their checks, the group's progress."""
+"""`.venv/bin/python -m workshop`: the exercises, their hints one at a time, their checks, the group's progress."""
 import argparse
 import sys
 import textwrap

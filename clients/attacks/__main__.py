@@ -1,4 +1,4 @@
-"""`python -m clients.attacks [NAME|all]`: run attacks against the three servers, then sum up.
+"""`.venv/bin/python -m clients.attacks [NAME|all]`: run attacks against the three servers, then sum up.
 
 The exit code is 0 only if every attack was stopped.
 """

@@ -126,7 +126,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def run_one(module, argv=None) -> int:
     """`python -m clients.attacks.NAME`: one attack, exit code 0 if it was stopped."""
-    args = parser(f".venv/bin/python -m clients.attacks.{module.__name__.rpartition('.')[2]}",
+    args = parser(f".venv/bin/python -m clients.attacks.{module.__spec__.name.rpartition('.')[2]}",
                   module.__doc__.splitlines()[0]).parse_args(argv)
     targets = Targets(args.rest, args.soap, args.grpc)
     targets.wait_until_listening(args.wait)
