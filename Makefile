@@ -83,7 +83,7 @@ attacks: setup  ## run every attack against the running servers, or start, attac
 	export PLAYLISTS_HOME=$$(mktemp -d) PLAYLISTS_TOKEN_SECONDS=3; \
 	$(PY) -m core.setup > /dev/null || exit 1; \
 	$(PY) -m serve > $$PLAYLISTS_HOME/serve.log 2>&1 & serve=$$!; \
-	until grep -q "start here" $$PLAYLISTS_HOME/serve.log || ! kill -0 $$serve 2>/dev/null; do sleep 0.1; done; \
+	until grep -qs "start here" $$PLAYLISTS_HOME/serve.log || ! kill -0 $$serve 2>/dev/null; do sleep 0.1; done; \
 	if ! kill -0 $$serve 2>/dev/null; then tail -n 15 $$PLAYLISTS_HOME/serve.log; exit 1; fi; \
 	$(PY) -m clients.attacks all --wait 30; code=$$?; \
 	kill $$serve; wait $$serve; \
