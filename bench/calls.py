@@ -14,15 +14,14 @@ import requests
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
+from clients.calls import PASSWORD_TEXT, SOAP_ENV, TNS, WSSE
+
 PROTOCOLS = ("rest", "soap", "grpc")
 # The operations the benchmark measures, in the contract's names. The Basic-auth variant
 # is the same GetPlaylist with a password instead of an API key: it shows the KDF's price.
 OPERATIONS = {"get_playlist": "GetPlaylist", "search_tracks": "SearchTracks",
               "create_playlist": "CreatePlaylist", "get_playlist_basic": "GetPlaylist (Basic)"}
 TIMEOUT = 10  # seconds; a call slower than this counts as an error
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
 
 
 class CallFailed(Exception):
@@ -76,7 +75,7 @@ def soap_call(op: str, fixture: dict) -> HttpCall:
         action = "GetPlaylist"
         body = f"<p:GetPlaylist><p:playlist_id>{escape(fixture['playlist_id'])}</p:playlist_id></p:GetPlaylist>"
     envelope = (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}" '
-                f'xmlns:p="urn:playlists:v1"><soap:Header>{header}</soap:Header><soap:Body>{body}</soap:Body>'
+                f'xmlns:p="{TNS}"><soap:Header>{header}</soap:Header><soap:Body>{body}</soap:Body>'
                 "</soap:Envelope>")
     # SOAP 1.1 answers every Fault with HTTP 500, so 200 alone means success.
     headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}

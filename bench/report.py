@@ -152,7 +152,7 @@ def codec_table(results) -> str:
     return table(["format", "bytes", "÷protobuf", "encode µs", "decode µs"], rows)
 
 
-# --- the targets (issue #17) -------------------------------------------------------------------
+# --- the speed targets -------------------------------------------------------------------------
 
 # The share of its bare baseline's calls/s each protocol's GetPlaylist must keep at c=16.
 # SOAP's is higher: Spyne's own serialisation dominates, so our code should hardly show.
@@ -261,7 +261,7 @@ def markdown(results, command: str, wall_seconds: float, others_cores: float) ->
                   basic_table(results)]
     parts += ["## Serialization of the 10-track playlist (in process, best of several rounds)",
               codec_table(results),
-              "## Targets (issue #17)",
+              "## Targets",
               targets_table(results),
               "## How it was measured",
               NOTES]

@@ -139,11 +139,11 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
-# Each function below is one operation of shared/DESIGN.md, under the core's name: read one
-# across to see the three protocols spell the same call. REST puts the playlist's id in the
-# path and the rest in a JSON body or the query; SOAP names the operation as the Body's
-# element, with the WSDL's field names; gRPC calls the method of the proto's service with its
-# request message, whose id field is plain `id`.
+# Each function below is one operation of the contract (the README's "The operations, by the
+# same name everywhere"), under the core's name: read one across to see the three protocols
+# spell the same call. REST puts the playlist's id in the path and the rest in a JSON body or
+# the query; SOAP names the operation as the Body's element, with the WSDL's field names; gRPC
+# calls the method of the proto's service with its request message, whose id field is plain `id`.
 
 def who_am_i():
     return Spelled(Http("GET", "/v1/me"), ("WhoAmI", {}), ("WhoAmI", pb.WhoAmIRequest, {}))
@@ -229,13 +229,14 @@ OPERATIONS = {f.__name__: f for f in (who_am_i, list_moods, search_tracks, get_t
 
 # --- the answer, read the same way whatever the protocol ----------------------------------------------
 
-# One refusal of the core, as each protocol says it (shared/DESIGN.md, "Errors").
+# One refusal of the core, as each protocol says it (the README's "Errors: one core error, three encodings").
 KINDS = {
     "400": "invalid", "Client.InvalidArgument": "invalid", "INVALID_ARGUMENT": "invalid",
     "401": "unauthenticated", "Client.Unauthenticated": "unauthenticated", "UNAUTHENTICATED": "unauthenticated",
     "403": "forbidden", "Client.Forbidden": "forbidden", "PERMISSION_DENIED": "forbidden",
     "404": "not_found", "Client.NotFound": "not_found", "NOT_FOUND": "not_found",
     "409": "conflict", "412": "conflict", "Client.Conflict": "conflict", "ABORTED": "conflict",
+    "428": "version_required", "Client.VersionRequired": "version_required", "FAILED_PRECONDITION": "version_required",
     "413": "too_large", "Client.TooLarge": "too_large",
     "429": "rate_limited", "Client.RateLimited": "rate_limited",
 }
@@ -252,6 +253,7 @@ class Answer:
     headers: dict = field(default_factory=dict)   # the HTTP headers, less Date
     data: object = None              # a success, parsed: dict (REST), the response Element (SOAP), message (gRPC)
     broken: str = ""                 # how the answer breaks its protocol's own rules, if it does
+    http: int | None = None          # the HTTP status (REST, SOAP); gRPC's travels in the trailers
 
     @property
     def ok(self) -> bool:
@@ -309,27 +311,26 @@ def from_rest(response: requests.Response) -> Answer:
         f"HTTP {response.status_code} as {content_type or 'no Content-Type'}"
     retry = response.headers.get("Retry-After")
     return Answer("rest", str(response.status_code), data.get("detail", "") if data and not response.ok else "",
-                  int(retry) if retry else None, response.content, _headers(response), data, broken)
+                  int(retry) if retry else None, response.content, _headers(response), data, broken,
+                  response.status_code)
 
 
 def from_soap(response: requests.Response) -> Answer:
     """SOAP 1.1 answers an envelope: the response element with HTTP 200, or a Fault with 500."""
-    http = str(response.status_code)
+    http, read = str(response.status_code), {"raw": response.content, "headers": _headers(response),
+                                             "http": response.status_code}
     if not response.headers.get("Content-Type", "").startswith("text/xml"):
-        return Answer("soap", http, raw=response.content, headers=_headers(response),
-                      broken=f"HTTP {http} as {response.headers.get('Content-Type')}")
+        return Answer("soap", http, broken=f"HTTP {http} as {response.headers.get('Content-Type')}", **read)
     body = etree.fromstring(response.content).find(f"{{{SOAP_ENV}}}Body")
     if body is None or len(body) == 0:
-        return Answer("soap", http, raw=response.content, headers=_headers(response),
-                      broken=f"HTTP {http}: an envelope with no Body content")
+        return Answer("soap", http, broken=f"HTTP {http}: an envelope with no Body content", **read)
     fault = body.find(f"{{{SOAP_ENV}}}Fault")
     if fault is None:
-        return Answer("soap", http, raw=response.content, headers=_headers(response), data=body[0],
-                      broken="" if http == "200" else f"HTTP {http} without a Fault")
+        return Answer("soap", http, data=body[0], broken="" if http == "200" else f"HTTP {http} without a Fault",
+                      **read)
     retry = fault.findtext("detail/retry_after")
     return Answer("soap", fault.findtext("faultcode").partition(":")[2], fault.findtext("faultstring"),
-                  int(retry) if retry else None, response.content, _headers(response),
-                  broken="" if http == "500" else f"a Fault with HTTP {http}")
+                  int(retry) if retry else None, broken="" if http == "500" else f"a Fault with HTTP {http}", **read)
 
 
 def retry_after(error: grpc.RpcError) -> int | None:

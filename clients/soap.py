@@ -97,7 +97,7 @@ class ZeepClient(SoapClient):
         wsse = UsernameToken(self.user, self.secrets["password"]) if self.auth == "basic" else None
         proxy = zeep.Client(self.url + "?wsdl", transport=Transport(session=self.session), wsse=wsse)
         # The WSDL names the server's public address; post to the one we were given instead.
-        self.service = proxy.create_service("{urn:playlists:v1}Playlists", self.url)
+        self.service = proxy.create_service(f"{{{calls.TNS}}}Playlists", self.url)
 
     def call(self, operation: str, **fields):
         headers = {"key": "ApiKey", "bearer": "AccessToken"}   # the WSDL's header elements

@@ -172,7 +172,8 @@ class Authenticator:
         return None
 
     def _user_where(self, condition: str, value: str):
-        return self.db.connection().execute(f"SELECT * FROM users WHERE {condition}", (value,)).fetchone()
+        with self.db.connection() as conn:
+            return conn.execute(f"SELECT * FROM users WHERE {condition}", (value,)).fetchone()
 
     # --- OAuth 2.0 client credentials (RFC 6749 §4.4) -----------------------------------
 

@@ -59,12 +59,13 @@ class PlaylistService:
         keys = self.settings.keys
         self.auth = Authenticator(self.db, (keys / "token-signing.key").read_bytes(), self.settings)
         self._page_key = (keys / "page-token.key").read_bytes()
-        conn = self.db.connection()
-        self.moods = [Mood(r["name"], r["description"]) for r in conn.execute("SELECT * FROM moods ORDER BY position")]
-        self.eras = [r[0] for r in conn.execute("SELECT era FROM tracks GROUP BY era ORDER BY MIN(year)")]
-        # The catalog does not change while a server runs: each Track is built once, here,
-        # not from its row (and its JSON list of moods) on every call that shows it.
-        self.tracks = {r["id"]: _track(r) for r in conn.execute("SELECT * FROM tracks")}
+        with self.db.read() as conn:
+            self.moods = [Mood(r["name"], r["description"])
+                          for r in conn.execute("SELECT * FROM moods ORDER BY position")]
+            self.eras = [r[0] for r in conn.execute("SELECT era FROM tracks GROUP BY era ORDER BY MIN(year)")]
+            # The catalog does not change while a server runs: each Track is built once, here,
+            # not from its row (and its JSON list of moods) on every call that shows it.
+            self.tracks = {r["id"]: _track(r) for r in conn.execute("SELECT * FROM tracks")}
 
     def authenticate(self, credential, source: str) -> Identity:
         """The single authentication entry point for all three protocols."""
@@ -106,14 +107,16 @@ class PlaylistService:
         size = pagination.page_size(page_size)
         query = {"mood": mood, "composer": composer, "era": era, "text": text}
         offset = pagination.decode(self._page_key, page_token, query)
-        rows = self.db.connection().execute(
-            "SELECT id FROM tracks WHERE (:mood = '' OR EXISTS (SELECT 1 FROM json_each(moods) WHERE value = :mood))"
-            " AND (:composer = '' OR composer LIKE '%' || :composer || '%')"
-            " AND (:era = '' OR era = :era COLLATE NOCASE)"
-            " AND (:text = '' OR title LIKE '%' || :text || '%' OR work LIKE '%' || :text || '%'"
-            "      OR composer LIKE '%' || :text || '%')"
-            " ORDER BY position LIMIT :limit OFFSET :offset",
-            {**query, "limit": size + 1, "offset": offset}).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT id FROM tracks"
+                " WHERE (:mood = '' OR EXISTS (SELECT 1 FROM json_each(moods) WHERE value = :mood))"
+                " AND (:composer = '' OR composer LIKE '%' || :composer || '%')"
+                " AND (:era = '' OR era = :era COLLATE NOCASE)"
+                " AND (:text = '' OR title LIKE '%' || :text || '%' OR work LIKE '%' || :text || '%'"
+                "      OR composer LIKE '%' || :text || '%')"
+                " ORDER BY position LIMIT :limit OFFSET :offset",
+                {**query, "limit": size + 1, "offset": offset}).fetchall()
         return self._page([self.tracks[r["id"]] for r in rows], size, offset, query)
 
     def get_track(self, identity: Identity, track_id: str) -> Track:
@@ -141,9 +144,9 @@ class PlaylistService:
         if not 1 <= duration_minutes <= limits.MAX_GENERATE_MINUTES:
             raise invalid("duration_minutes", f"must be between 1 and {limits.MAX_GENERATE_MINUTES}")
         name = self._check_text("name", name or f"{mood.capitalize()}, {duration_minutes} minutes")
-        rows = self.db.connection().execute(
-            "SELECT id, duration_seconds FROM tracks WHERE EXISTS "
-            "(SELECT 1 FROM json_each(moods) WHERE value = ?)", (mood,)).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT id, duration_seconds FROM tracks WHERE EXISTS "
+                                "(SELECT 1 FROM json_each(moods) WHERE value = ?)", (mood,)).fetchall()
         chosen = pick_tracks([(r["id"], r["duration_seconds"]) for r in rows], duration_minutes * 60)
         if chosen is None:
             available = sum(r["duration_seconds"] for r in rows) // 60
@@ -154,7 +157,8 @@ class PlaylistService:
     def get_playlist(self, identity: Identity, playlist_id: str) -> Playlist:
         identity.require(READ)
         # _load reads with a single statement: a snapshot of its own, no transaction needed.
-        return self._load(self.db.connection(), identity, playlist_id)
+        with self.db.connection() as conn:
+            return self._load(conn, identity, playlist_id)
 
     def list_playlists(self, identity: Identity, page_size: int | None = None, page_token: str = "") -> Page:
         identity.require(READ)
@@ -237,9 +241,9 @@ class PlaylistService:
         if not mood:
             raise invalid("mood", "is required")
         self._check_mood("mood", mood)
-        rows = self.db.connection().execute(
-            "SELECT * FROM tracks WHERE EXISTS (SELECT 1 FROM json_each(moods) WHERE value = ?) ORDER BY position",
-            (mood,)).fetchall()
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT * FROM tracks WHERE EXISTS (SELECT 1 FROM json_each(moods) WHERE value = ?)"
+                                " ORDER BY position", (mood,)).fetchall()
         fresh = [_track(r) for r in rows if r["id"] not in played]
         return random.sample(fresh, min(count, len(fresh)))
 

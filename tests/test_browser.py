@@ -14,6 +14,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2, playlist_pb2_grpc
 from playwright.sync_api import expect, sync_playwright
 
+from clients.calls import SOAP_ENV
 from screen import pages
 from serve.launch import Server
 
@@ -130,7 +131,7 @@ def rest_call(server, key: str) -> None:
 def soap_call(server, key: str) -> None:
     url = f"http://127.0.0.1:{server.port}/soap"
     namespace = etree.fromstring(requests.get(url + "?wsdl", timeout=5).content).get("targetNamespace")
-    envelope = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tns="{namespace}">'
+    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:tns="{namespace}">'
                 f"<soap:Header><tns:ApiKey>{key}</tns:ApiKey></soap:Header>"
                 "<soap:Body><tns:WhoAmI/></soap:Body></soap:Envelope>")
     requests.post(url, data=envelope.encode(), timeout=5,

@@ -3,6 +3,7 @@ import ast
 import inspect
 import re
 
+import requests
 from playlist.v1 import playlist_pb2 as pb
 
 from clients import calls
@@ -54,6 +55,30 @@ def test_a_credential_travels_in_each_protocols_own_idiom():
     envelope = calls.envelope("WhoAmI", {}, password)
     assert b"<wsse:Username>alice</wsse:Username>" in envelope and b'mustUnderstand="1"' in envelope
     assert b"<p:ApiKey>pk_1</p:ApiKey>" in calls.envelope("WhoAmI", {}, key)
+
+
+def response(status: int, content_type: str, body: bytes, **headers) -> requests.Response:
+    made = requests.Response()
+    made.status_code, made._content = status, body
+    made.headers.update({"Content-Type": content_type, **headers})
+    return made
+
+
+FAULT = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>'
+         b"<faultcode>s:Client.RateLimited</faultcode><faultstring>slow down</faultstring>"
+         b"<detail><retry_after>7</retry_after></detail></s:Fault></s:Body></s:Envelope>")
+
+
+def test_one_answer_whatever_the_protocol_said():
+    limited = calls.from_rest(response(429, "application/problem+json", b'{"status": 429, "detail": "slow down"}',
+                                       **{"Retry-After": "7"}))
+    fault = calls.from_soap(response(500, "text/xml; charset=utf-8", FAULT))
+    for answer in (limited, fault):
+        assert (answer.kind, answer.detail, answer.retry_after, answer.broken) == ("rate_limited", "slow down", 7, "")
+    assert (limited.status, limited.http, fault.status, fault.http) == ("429", 429, "Client.RateLimited", 500)
+    # What breaks the protocol's own rules is said, not hidden.
+    assert calls.from_soap(response(200, "text/xml", FAULT)).broken == "a Fault with HTTP 200"
+    assert calls.from_rest(response(400, "text/html", b"<p>no</p>")).broken == "HTTP 400 as text/html"
 
 
 def test_calls_knows_only_the_wire_and_the_contracts():

@@ -5,12 +5,12 @@ import os
 import pytest
 from lxml import etree
 
+from clients.calls import SOAP_ENV, TNS
 from clients.rest import RestClient
 from clients.soap import SoapClient, ZeepClient
 from clients.wire import Tap, show
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-P = "{urn:playlists:v1}"
+P = f"{{{TNS}}}"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -29,12 +29,11 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 
 from clients import calls
+from clients.calls import SOAP_ENV, TNS
 from serve.launch import ROOT, Server
 
 from .conftest import TEST_ENV, endpoints
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-TNS = "urn:playlists:v1"
 SERVICE = pb.DESCRIPTOR.services_by_name["Playlists"]
 TRACKS = ["bach-bwv1068-air", "bach-bwv1007-prelude", "josquin-ave-maria-virgo-serena"]
 # gRPC codes that mean "the server broke", not "your request was wrong".

@@ -19,7 +19,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.calls import envelope, http_headers
+from clients.calls import SOAP_ENV, TNS, envelope, http_headers
 from core import limits
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
@@ -28,7 +28,6 @@ from .test_security import eventually
 
 ANSWER_SECONDS = 2      # every valid call is answered within this, under attack
 HELD = 64               # slow connections held against each HTTP port
-TNS = "urn:playlists:v1"
 
 
 @pytest.fixture(scope="module")
@@ -357,7 +356,6 @@ def test_parallel_guesses_are_checked_no_more_than_the_lockout_allows(servers):
 
 # --- the SOAP guard reads the document Spyne reads ----------------------------------------------
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 DOCTYPE = '<!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
 
 

@@ -5,18 +5,16 @@ import json
 import re
 from pathlib import Path
 
-import grpc
 import pytest
 import requests
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from lxml import etree
-from playlist.v1 import playlist_pb2 as pb
 
-from clients.soap import SoapClient
+from clients import calls
 from core import limits
 from core.auth import ApiKey
 from core.errors import InvalidArgument, TooLarge
+
+from .conftest import endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 XSD = "{http://www.w3.org/2001/XMLSchema}"
@@ -188,107 +186,47 @@ def test_the_core_caps_what_it_answers_and_receives(service, alice):
 # --- the wire: the same over-long value, the same refusal on all three ------------------------
 
 LONG_ID = over("MAX_ID_LENGTH")
-FULL = [CALM_TRACK] * (limits.MAX_TRACKS_PER_PLAYLIST + 1)
-# field -> (REST method, path, query or JSON body), (SOAP operation, elements), (RPC, request)
+# field -> the operation and the arguments that put that field one over its limit
 WIRE = {
-    "track_id": (("GET", f"/v1/tracks/{LONG_ID}", None), ("GetTrack", {"track_id": LONG_ID}),
-                 ("GetTrack", pb.GetTrackRequest(id=LONG_ID))),
-    "playlist_id": (("GET", f"/v1/playlists/{LONG_ID}", None), ("GetPlaylist", {"playlist_id": LONG_ID}),
-                    ("GetPlaylist", pb.GetPlaylistRequest(id=LONG_ID))),
-    "name": (("POST", "/v1/playlists", {"name": over("MAX_NAME_LENGTH")}),
-             ("CreatePlaylist", {"name": over("MAX_NAME_LENGTH")}),
-             ("CreatePlaylist", pb.CreatePlaylistRequest(name=over("MAX_NAME_LENGTH")))),
-    "track_ids": (("POST", "/v1/playlists", {"name": "Mix", "track_ids": FULL}),
-                  ("CreatePlaylist", {"name": "Mix", "track_ids": FULL}),
-                  ("CreatePlaylist", pb.CreatePlaylistRequest(name="Mix", track_ids=FULL))),
-    "mood": (("GET", "/v1/tracks", {"mood": over("MAX_MOOD_LENGTH")}),
-             ("SearchTracks", {"mood": over("MAX_MOOD_LENGTH")}),
-             ("SearchTracks", pb.SearchTracksRequest(mood=over("MAX_MOOD_LENGTH")))),
-    "composer": (("GET", "/v1/tracks", {"composer": over("MAX_QUERY_LENGTH")}),
-                 ("SearchTracks", {"composer": over("MAX_QUERY_LENGTH")}),
-                 ("SearchTracks", pb.SearchTracksRequest(composer=over("MAX_QUERY_LENGTH")))),
-    "page_size": (("GET", "/v1/tracks", {"page_size": limits.MAX_PAGE_SIZE + 1}),
-                  ("SearchTracks", {"page_size": limits.MAX_PAGE_SIZE + 1}),
-                  ("SearchTracks", pb.SearchTracksRequest(page_size=limits.MAX_PAGE_SIZE + 1))),
-    "page_token": (("GET", "/v1/playlists", {"page_token": over("MAX_PAGE_TOKEN_LENGTH")}),
-                   ("ListPlaylists", {"page_token": over("MAX_PAGE_TOKEN_LENGTH")}),
-                   ("ListPlaylists", pb.ListPlaylistsRequest(page_token=over("MAX_PAGE_TOKEN_LENGTH")))),
-    "duration_minutes": (("POST", "/v1/playlists:generate",
-                          {"mood": "calm", "duration_minutes": limits.MAX_GENERATE_MINUTES + 1}),
-                         ("GeneratePlaylist", {"mood": "calm", "duration_minutes": limits.MAX_GENERATE_MINUTES + 1}),
-                         ("GeneratePlaylist", pb.GeneratePlaylistRequest(
-                             mood="calm", duration_minutes=limits.MAX_GENERATE_MINUTES + 1))),
+    "track_id": ("get_track", {"track_id": LONG_ID}),
+    "playlist_id": ("get_playlist", {"playlist_id": LONG_ID}),
+    "name": ("create_playlist", {"name": over("MAX_NAME_LENGTH")}),
+    "track_ids": ("create_playlist", {"name": "Mix", "track_ids": [CALM_TRACK] * (limits.MAX_TRACKS_PER_PLAYLIST + 1)}),
+    "mood": ("search_tracks", {"mood": over("MAX_MOOD_LENGTH")}),
+    "composer": ("search_tracks", {"composer": over("MAX_QUERY_LENGTH")}),
+    "page_size": ("search_tracks", {"page_size": limits.MAX_PAGE_SIZE + 1}),
+    "page_token": ("list_playlists", {"page_token": over("MAX_PAGE_TOKEN_LENGTH")}),
+    "duration_minutes": ("generate_playlist", {"mood": "calm", "duration_minutes": limits.MAX_GENERATE_MINUTES + 1}),
 }
 
 
-class Wire:
-    """Alice's calls on the three servers; each answer as (status, the fields it names, its text)."""
-
-    def __init__(self, rest_server, soap_server, stub, api_key):
-        self.rest = f"http://127.0.0.1:{rest_server.port}"
-        self.headers = {"X-API-Key": api_key}
-        self.soap = SoapClient(f"http://127.0.0.1:{soap_server.port}/soap", "key", "alice")
-        self.stub, self.metadata = stub, [("x-api-key", api_key)]
-
-    def rest_call(self, method, path, data):
-        query, body = (data, None) if method == "GET" else (None, data)
-        answer = requests.request(method, self.rest + path, params=query, json=body, headers=self.headers, timeout=10)
-        return answer.status_code, [e["field"] for e in answer.json().get("errors", [])]
-
-    def soap_call(self, operation, fields):
-        answer = self.soap.call(operation, **fields)
-        fault = etree.fromstring(answer.content).find(".//faultcode")
-        return (answer.status_code, fault.text.partition(":")[2] if fault is not None else "",
-                etree.fromstring(answer.content).findtext(".//faultstring") or "")
-
-    def grpc_call(self, rpc, request):
-        try:
-            getattr(self.stub, rpc)(request, metadata=self.metadata, timeout=10)
-        except grpc.RpcError as error:
-            return error.code(), violated_fields(error)
-        return grpc.StatusCode.OK, []
-
-
 @pytest.fixture(scope="module")
-def wire(home, rest_server, soap_server, stub, credentials):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PLAYLISTS_HOME", str(home))   # where the SOAP client finds alice's key
-        yield Wire(rest_server, soap_server, stub, credentials["users"]["alice"]["api_key"])
-
-
-def violated_fields(error) -> list[str]:
-    status = rpc_status.from_call(error)
-    fields = []
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            request = error_details_pb2.BadRequest()
-            detail.Unpack(request)
-            fields += [v.field for v in request.field_violations]
-    return fields
+def wire(rest_server, soap_server, rpc_server, credentials):
+    servers = endpoints({"rest": rest_server, "soap": soap_server, "grpc": rpc_server})
+    key = calls.key(credentials["users"]["alice"]["api_key"])
+    yield lambda operation, **arguments: {protocol: servers.call(protocol, operation, key, **arguments)
+                                          for protocol in calls.PROTOCOLS}
+    servers.close()
 
 
 @pytest.mark.parametrize("field", WIRE)
 def test_one_over_a_limit_is_the_same_invalid_argument_on_all_three(wire, field):
-    rest, soap, rpc = WIRE[field]
-    assert wire.rest_call(*rest) == (400, [field])
-    status, code, reason = wire.soap_call(*soap)
-    # The schema refuses it before the core sees it: a Client fault that names the element
-    # (one track_id too many, for a list).
-    assert (status, code) == (500, "Client.SchemaValidationError") and field.removesuffix("s") in reason
-    assert wire.grpc_call(*rpc) == (grpc.StatusCode.INVALID_ARGUMENT, [field])
+    operation, arguments = WIRE[field]
+    answers = wire(operation, **arguments)
+    # SOAP's schema refuses it before the core sees it, with a fault that names the element
+    # (for a list, the one track_id too many); REST and gRPC name the field as the core does.
+    assert {p: a.status for p, a in answers.items()} == {
+        "rest": "400", "soap": "Client.SchemaValidationError", "grpc": "INVALID_ARGUMENT"}
+    assert answers["rest"].detail.startswith(f"{field}: ") and answers["grpc"].detail.startswith(f"{field}: ")
+    assert field.removesuffix("s") in answers["soap"].detail
 
 
 def test_an_id_at_its_limit_is_only_not_found_on_all_three(wire):
-    at_limit = "x" * limits.MAX_ID_LENGTH
-    assert wire.rest_call("GET", f"/v1/playlists/{at_limit}", None)[0] == 404
-    assert wire.soap_call("GetPlaylist", {"playlist_id": at_limit})[:2] == (500, "Client.NotFound")
-    assert wire.grpc_call("GetPlaylist", pb.GetPlaylistRequest(id=at_limit))[0] == grpc.StatusCode.NOT_FOUND
+    answers = wire("get_playlist", playlist_id="x" * limits.MAX_ID_LENGTH)
+    assert {a.kind for a in answers.values()} == {"not_found"}
 
 
 def test_one_byte_over_the_body_limit_is_too_large_on_all_three(wire):
-    big = "x" * (limits.MAX_BODY_BYTES + 1)
-    answer = requests.post(f"{wire.rest}/v1/echo", data=big, headers={**wire.headers, "Content-Type": "text/plain"},
-                           timeout=10)
-    assert answer.status_code == 413
-    assert wire.soap_call("Echo", {"message": big})[:2] == (500, "Client.TooLarge")
-    assert wire.grpc_call("Echo", pb.EchoRequest(message=big))[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    answers = wire("echo", message="x" * (limits.MAX_BODY_BYTES + 1))
+    assert {p: a.status for p, a in answers.items()} == {
+        "rest": "413", "soap": "Client.TooLarge", "grpc": "RESOURCE_EXHAUSTED"}

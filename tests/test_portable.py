@@ -11,7 +11,6 @@ import pytest
 
 from clients import addresses
 from core import config
-
 from serve.launch import ROOT, free_port
 
 PORT_NAMES = ("REST", "REST_TLS", "SOAP", "SOAP_TLS", "GRPC", "GRPC_TLS")

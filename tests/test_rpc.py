@@ -11,6 +11,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
 
+from clients.calls import TNS
 from core import limits
 
 CODE = grpc.StatusCode
@@ -128,8 +129,8 @@ def test_update_playlist_changes_only_the_masked_fields(stub, alice):
 
 def test_an_update_without_its_version_is_a_failed_precondition(stub, alice):
     playlist = new_playlist(stub, alice)
-    error = refused(CODE.FAILED_PRECONDITION, stub.UpdatePlaylist, pb.UpdatePlaylistRequest(id=playlist.id, name="Blind"),
-                    alice)
+    unversioned = pb.UpdatePlaylistRequest(id=playlist.id, name="Blind")
+    error = refused(CODE.FAILED_PRECONDITION, stub.UpdatePlaylist, unversioned, alice)
     assert [v.subject for v in detail(error, error_details_pb2.PreconditionFailure).violations] == ["version"]
     assert stub.GetPlaylist(pb.GetPlaylistRequest(id=playlist.id), metadata=alice).name == playlist.name
 
@@ -292,7 +293,7 @@ def plain(value):
 def test_a_playlist_created_over_grpc_reads_back_identically_over_soap(stub, alice, soap_server, credentials):
     created = new_playlist(stub, alice, name="Across the envelope")
     client = zeep.Client(f"http://127.0.0.1:{soap_server.port}/soap?wsdl")
-    soap = client.create_service("{urn:playlists:v1}Playlists", f"http://127.0.0.1:{soap_server.port}/soap")
-    api_key = client.get_element("{urn:playlists:v1}ApiKey")(credentials["users"]["alice"]["api_key"])
+    soap = client.create_service(f"{{{TNS}}}Playlists", f"http://127.0.0.1:{soap_server.port}/soap")
+    api_key = client.get_element(f"{{{TNS}}}ApiKey")(credentials["users"]["alice"]["api_key"])
     playlist = soap.GetPlaylist(playlist_id=created.id, _soapheaders=[api_key])
     assert plain(zeep.helpers.serialize_object(playlist, dict)) == as_json(created)

@@ -62,7 +62,7 @@ AUDIENCE = "tri-protocol-playlists"
 BAD_CREDENTIALS = "invalid or missing credentials"   # the one refusal, whatever was wrong
 WITHHELD = b"[withheld: sensitive data]"
 
-# One core error, three answers (shared/DESIGN.md, "Errors").
+# One core error, three answers (the README's "Errors: one core error, three encodings").
 EXPECTED = {
     "ok": {"rest": "200", "soap": "200", "grpc": "OK"},
     "invalid": {"rest": "400", "soap": "Client.InvalidArgument", "grpc": "INVALID_ARGUMENT"},

@@ -20,9 +20,9 @@ from core import events
 from core.config import load_settings
 from core.events import CallEvent
 from core.limits import SharedCounter
+from serve.launch import ROOT, Server
 
 from .conftest import TEST_ENV
-from serve.launch import ROOT, Server
 
 WINDOW = 3600
 NOW = 1_800_000_000.0 + 1234     # mid-window: every hit of a test falls in one window

@@ -16,6 +16,7 @@ from werkzeug.test import Client
 from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
+from clients.calls import SOAP_ENV, TNS, WSSE
 from core.config import load_settings
 from core.setup import setup
 from serve.launch import ROOT, Server
@@ -23,9 +24,7 @@ from soap.app import create_app
 
 from .conftest import TEST_ENV
 
-SERVICE = "{urn:playlists:v1}Playlists"
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+SERVICE = f"{{{TNS}}}Playlists"
 CALM_TRACK = "josquin-ave-maria-virgo-serena"
 
 
@@ -178,24 +177,24 @@ def test_access_token_header(anonymous, rest_server, credentials):
 
 def test_security_header_with_must_understand(soap_server, credentials):
     password = credentials["users"]["alice"]["password"]
-    envelope = f"""<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="urn:playlists:v1"><s:Header>
+    envelope = f"""<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="{TNS}"><s:Header>
       <wsse:Security xmlns:wsse="{WSSE}" s:mustUnderstand="1"><wsse:UsernameToken>
         <wsse:Username>alice</wsse:Username><wsse:Password>{password}</wsse:Password>
       </wsse:UsernameToken></wsse:Security></s:Header><s:Body><p:WhoAmI/></s:Body></s:Envelope>"""
     answer = requests.post(soap_url(soap_server), data=envelope, headers={"Content-Type": "text/xml"})
     assert answer.status_code == 200
-    assert etree.fromstring(answer.content).findtext(".//{urn:playlists:v1}name") == "alice"
+    assert etree.fromstring(answer.content).findtext(f".//{{{TNS}}}name") == "alice"
 
 
 def test_mutual_tls_with_alices_certificate(soap_server, home, credentials):
     tls, alices = credentials["tls"], credentials["tls"]["clients"]["alice"]
-    envelope = f'<s:Envelope xmlns:s="{SOAP_ENV}"><s:Body><WhoAmI xmlns="urn:playlists:v1"/></s:Body></s:Envelope>'
+    envelope = f'<s:Envelope xmlns:s="{SOAP_ENV}"><s:Body><WhoAmI xmlns="{TNS}"/></s:Body></s:Envelope>'
     answer = requests.post(f"https://127.0.0.1:{soap_server.tls_port}/soap", data=envelope,
                            headers={"Content-Type": "text/xml"}, verify=str(home / tls["ca"]),
                            cert=(str(home / alices["cert"]), str(home / alices["key"])))
     assert answer.status_code == 200
-    user = etree.fromstring(answer.content).find(".//{urn:playlists:v1}user")
-    assert [user.findtext(f"{{urn:playlists:v1}}{f}") for f in ("name", "auth_method")] == ["alice", "mtls"]
+    user = etree.fromstring(answer.content).find(f".//{{{TNS}}}user")
+    assert [user.findtext(f"{{{TNS}}}{f}") for f in ("name", "auth_method")] == ["alice", "mtls"]
 
 
 def test_mutual_tls_without_a_certificate_fails_the_handshake(soap_server, home, credentials):
@@ -285,7 +284,7 @@ def test_unexpected_error_is_a_server_fault_without_internals(service, monkeypat
         raise RuntimeError("secret internals: /var/db/password")
 
     monkeypatch.setattr(service, "get_track", broken)
-    envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="urn:playlists:v1"><s:Header><p:ApiKey>'
+    envelope = (f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:p="{TNS}"><s:Header><p:ApiKey>'
                 f'{credentials["users"]["alice"]["api_key"]}</p:ApiKey></s:Header>'
                 f'<s:Body><p:GetTrack><p:track_id>{CALM_TRACK}</p:track_id></p:GetTrack></s:Body></s:Envelope>')
     with caplog.at_level(logging.ERROR):

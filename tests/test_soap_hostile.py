@@ -9,15 +9,15 @@ import pytest
 import requests
 from lxml import etree
 
+from clients.calls import SOAP_ENV, TNS
 from core import limits
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 TWENTY_MB = 20 * 1024 * 1024
 
 
 def envelope(body: str, header: str = "", prolog: str = "", namespace: str = SOAP_ENV) -> bytes:
-    return (f'{prolog}<s:Envelope xmlns:s="{namespace}" xmlns:p="urn:playlists:v1"><s:Header>{header}</s:Header>'
+    return (f'{prolog}<s:Envelope xmlns:s="{namespace}" xmlns:p="{TNS}"><s:Header>{header}</s:Header>'
             f'<s:Body>{body}</s:Body></s:Envelope>').encode()
 
 

@@ -18,6 +18,7 @@ import requests
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
+from clients.calls import SOAP_ENV, TNS
 from core import events
 from core.config import load_settings
 from core.limits import SharedCounter
@@ -33,7 +34,6 @@ EXERCISE = {e.slug: e for e in EXERCISES}
 # The attack exercises, and the teaching switch each one turns off.
 SWITCH = {"bola": "bola", "brute_force": "lockout", "flood": "ratelimit", "sensitive_data": "scan"}
 FLOOD_BUDGET = "20/minute"  # low, so that a flood is 41 calls; the check reads it from the refusals
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 # --- fixtures: the servers, the addresses the solutions read, a fresh start per test -------------
@@ -260,7 +260,7 @@ def test_calls_before_the_exercise_started_do_not_count(env):
 def test_first_call_over_soap_from_our_own_client_or_with_a_password_fails(env, credentials):
     exercise = EXERCISE["first_call"]
     start(exercise, env)
-    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="urn:playlists:v1"><soap:Header>'
+    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="{TNS}"><soap:Header>'
                 f'<p:ApiKey>{user(credentials)["api_key"]}</p:ApiKey></soap:Header>'
                 '<soap:Body><p:ListMoods/></soap:Body></soap:Envelope>')
     curl(env["SOAP"], "-H", "Content-Type: text/xml; charset=utf-8", "--data-binary", envelope)
@@ -279,7 +279,7 @@ def test_soap_by_hand_wants_curl_and_a_username_token(env, credentials):
     assert ours.returncode == 0, ours.stdout + ours.stderr
     fails_saying(check(exercise, env), "a SOAP create_playlist by alice (basic)", "one of this project's clients",
                  "post it with curl")
-    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="urn:playlists:v1"><soap:Header>'
+    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="{TNS}"><soap:Header>'
                 f'<p:ApiKey>{user(credentials)["api_key"]}</p:ApiKey></soap:Header><soap:Body>'
                 '<p:CreatePlaylist><p:name>By hand, with a key</p:name></p:CreatePlaylist>'
                 '</soap:Body></soap:Envelope>')
@@ -292,7 +292,7 @@ def test_the_wrong_protocol_is_named(env, credentials):
     start(exercise, env)
     key = {"X-API-Key": user(credentials)["api_key"]}
     assert requests.post(f"{env['REST']}/v1/playlists", json={"name": 42}, headers=key).status_code == 400
-    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="urn:playlists:v1"><soap:Body><p:SearchTracks>'
+    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="{TNS}"><soap:Body><p:SearchTracks>'
                 '<p:page_size>many</p:page_size></p:SearchTracks></soap:Body></soap:Envelope>')
     requests.post(env["SOAP"], data=envelope, headers={"Content-Type": "text/xml"})
     stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(env["GRPC"]))
