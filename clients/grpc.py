@@ -46,7 +46,8 @@ class GrpcClient:
             self.channel = grpc.secure_channel(target, credentials,
                                                options=[("grpc.ssl_target_name_override", "localhost")])
         else:
-            self.channel = grpc.insecure_channel(target)
+            # Through the relay, :authority still names the server the call is for, not the relay.
+            self.channel = grpc.insecure_channel(target, options=[("grpc.default_authority", address)] if relay else [])
         self.stub = playlist_pb2_grpc.PlaylistsStub(self.channel)
 
     def who_am_i(self):

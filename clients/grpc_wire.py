@@ -21,6 +21,7 @@ from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"   # every HTTP/2 connection starts with it
 WIRE_TYPES = {0: "varint", 1: "64-bit", 2: "length-delimited", 5: "32-bit"}
 STATUS = status_pb2.Status.DESCRIPTOR   # what grpc-status-details-bin carries
+SIGNED_VARINTS = (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_ENUM)
 
 
 class Relay:
@@ -114,6 +115,9 @@ def decode_protobuf(data: bytes, descriptor=None, indent: str = "    ", hex_widt
         if wire_type == 0:
             value, offset = _varint(data, offset)
             shown = str(value)
+            if value >= 1 << 63 and (not field or field.type in SIGNED_VARINTS):
+                # Two's complement over 64 bits, whatever the field's size: 10 bytes on the wire.
+                shown += f" = {value - (1 << 64)} (a negative int32/int64 is sent as its 64-bit two's complement)"
         elif wire_type == 1:
             value, offset = data[offset:offset + 8], offset + 8
             shown = str(struct.unpack("<d" if field and field.type == FieldDescriptor.TYPE_DOUBLE else "<q", value)[0])

@@ -1,4 +1,5 @@
 """Where the service keeps its state, and the settings all three servers share."""
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -8,8 +9,9 @@ DEFAULT_HOME = ".demo"
 DEFAULT_RATE_LIMIT = "600/minute"
 UNITS = {"second": 1, "minute": 60, "hour": 3600}
 # Defences a teacher may switch off (PLAYLISTS_UNSAFE=bola,ratelimit) to let a class
-# watch an attack succeed; only ever on loopback (see check_unsafe_allowed). Each with
-# the words the live view and the exercises' hints use for it.
+# watch an attack succeed; only ever on loopback (see check_unsafe_allowed, and
+# Authenticator.authenticate, which refuses any other caller however the server was started).
+# Each with the words the live view and the exercises' hints use for it.
 DEFENCES = {"bola": "the ownership check (BOLA)", "ratelimit": "the rate limit",
             "lockout": "the lockout after failed logins", "scan": "the sensitive-data scanner"}
 # The default addresses. PLAYLISTS_HOST and PLAYLISTS_<NAME>_PORT move the
@@ -71,6 +73,15 @@ def load_settings(environ=os.environ) -> Settings:
     )
     settings.rate()
     return settings
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8 or ::1 (also written as ::ffff:127.x.y.z): this machine talking to itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def host(environ=os.environ) -> str:

@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class CallEvent:
     client: str = ""       # the User-Agent or its equivalent, as the client sent it
     source: str = ""       # the caller's address, as the server saw it
     at: float = field(default_factory=time.time)
+    claimed: str = ""      # the user name a refused login claimed (Basic, UsernameToken): lockouts count by it
     changed: tuple = ()    # what a successful update changed: "name", "mood", "tracks"
 
     @property
@@ -79,14 +81,15 @@ def note_changes(*fields: str) -> None:
 
 def call_event(protocol: str, operation: str, identity: Identity | None, outcome: str, status: str,
                bytes_in: int, bytes_out: int, started: float, reason: str = "", client: str = "",
-               source: str = "") -> CallEvent:
+               source: str = "", claimed: str = "") -> CallEvent:
     """The event of a call an adapter has answered: `identity` is None when no one was
-    authenticated, `started` the time.perf_counter() of the call's arrival."""
+    authenticated, `started` the time.perf_counter() of the call's arrival, `claimed` the user
+    name its credential claimed (kept only when the login failed)."""
     changed = _changed.get()
     _changed.set(())
     return CallEvent(protocol, operation, identity.user if identity else "", identity.method if identity else "",
                      outcome, status, bytes_in, bytes_out, (time.perf_counter() - started) * 1000, reason, client,
-                     source, changed=changed)
+                     source, claimed=claimed if identity is None else "", changed=changed)
 
 
 class _Journal:
@@ -94,9 +97,28 @@ class _Journal:
     unsafe: str = ""
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every message is one line, as written: a control character in a value a caller chose
+    (a newline that would forge a log line of its own, an escape sequence that would repaint
+    the terminal) is written as its escape. A traceback, which follows, keeps its lines."""
+
+    def formatMessage(self, record):
+        record.message = escaped(record.message)
+        return super().formatMessage(record)
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escaped(text: str) -> str:
+    return CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
 def configure(settings) -> None:
     """Log to stderr and journal to $PLAYLISTS_HOME/events.jsonl; announce any defence that is off."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     _Journal.path = settings.home / JOURNAL
     if settings.unsafe:
         _Journal.unsafe = ",".join(sorted(settings.unsafe))

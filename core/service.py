@@ -32,6 +32,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def literal(text: str) -> str:
+    """Text for a LIKE pattern that matches itself: '%' and '_' are no wildcards in a search."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _quoted(value: str) -> str:
     """A value for an error message: quoted, unless it looks like sensitive data, which is never repeated."""
     kind = sensitive_kind(value)
@@ -70,6 +75,11 @@ class PlaylistService:
     def authenticate(self, credential, source: str) -> Identity:
         """The single authentication entry point for all three protocols."""
         return self.auth.authenticate(credential, source)
+
+    def refused_unread(self, source: str) -> None:
+        """A call refused before its credential was read (a body that is no message, say)
+        counts against its address, like any call without a valid credential."""
+        self.auth.limit(f"source:{source}")
 
     def issue_token(self, grant_type: str, client_id: str, client_secret: str, scope: str, source: str) -> dict:
         """OAuth 2.0 client-credentials grant (RFC 6749 §4.4): a short-lived signed JWT."""
@@ -111,12 +121,14 @@ class PlaylistService:
             rows = conn.execute(
                 "SELECT id FROM tracks"
                 " WHERE (:mood = '' OR EXISTS (SELECT 1 FROM json_each(moods) WHERE value = :mood))"
-                " AND (:composer = '' OR composer LIKE '%' || :composer || '%')"
+                " AND (:composer = '' OR composer LIKE '%' || :composer_like || '%' ESCAPE '\\')"
                 " AND (:era = '' OR era = :era COLLATE NOCASE)"
-                " AND (:text = '' OR title LIKE '%' || :text || '%' OR work LIKE '%' || :text || '%'"
-                "      OR composer LIKE '%' || :text || '%')"
+                " AND (:text = '' OR title LIKE '%' || :text_like || '%' ESCAPE '\\'"
+                "      OR work LIKE '%' || :text_like || '%' ESCAPE '\\'"
+                "      OR composer LIKE '%' || :text_like || '%' ESCAPE '\\')"
                 " ORDER BY position LIMIT :limit OFFSET :offset",
-                {**query, "limit": size + 1, "offset": offset}).fetchall()
+                {**query, "composer_like": literal(composer), "text_like": literal(text), "limit": size + 1,
+                 "offset": offset}).fetchall()
         return self._page([self.tracks[r["id"]] for r in rows], size, offset, query)
 
     def get_track(self, identity: Identity, track_id: str) -> Track:
@@ -142,7 +154,7 @@ class PlaylistService:
             raise invalid("mood", "is required")
         self._check_mood("mood", mood)
         if not 1 <= duration_minutes <= limits.MAX_GENERATE_MINUTES:
-            raise invalid("duration_minutes", f"must be between 1 and {limits.MAX_GENERATE_MINUTES}")
+            raise invalid("duration_minutes", f"must be an integer between 1 and {limits.MAX_GENERATE_MINUTES}")
         name = self._check_text("name", name or f"{mood.capitalize()}, {duration_minutes} minutes")
         with self.db.connection() as conn:
             rows = conn.execute("SELECT id, duration_seconds FROM tracks WHERE EXISTS "

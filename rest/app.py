@@ -48,6 +48,7 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.register_error_handler(Exception, problem_for_unexpected_error)
     app.before_request(start_clock)
     app.after_request(vary_on_accept)
+    app.after_request(no_sniffing)
     app.after_request(record_call)
     return app
 
@@ -78,7 +79,8 @@ def negotiate_authenticate_validate():
     operation = request.endpoint.removeprefix("api.")
     validator.path(operation, request.view_args or {})
     g.query = validator.query(operation, request.args)
-    g.body = validator.body(operation, request.get_data()) if request.method in ("POST", "PATCH") else None
+    g.body = validator.body(operation, request.mimetype, request.get_data()) if request.method in ("POST", "PATCH") \
+        else None
 
 
 def negotiate() -> str:
@@ -121,6 +123,13 @@ def vary_on_accept(response):
     return response
 
 
+def no_sniffing(response):
+    # Browsers must take every answer as the type it says it is: a JSON answer is never run
+    # as a script or shown as a page, whatever text a caller managed to put into it.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def start_clock():
     g.started = time.perf_counter()
 
@@ -138,7 +147,7 @@ def record_call(response):
         # A streamed body is not counted: measuring it would mean reading it to its end.
         0 if response.is_streamed else response.calculate_content_length() or 0,
         g.get("started", time.perf_counter()), g.get("reason", ""), request.headers.get("User-Agent", ""),
-        request.remote_addr or ""))
+        request.remote_addr or "", claimed=getattr(g.get("credential"), "username", "")))
     return response
 
 

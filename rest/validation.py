@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
+from werkzeug.exceptions import UnsupportedMediaType
 
 from core.errors import FieldViolation, InvalidArgument
 
@@ -22,9 +23,18 @@ def operations(document: dict) -> dict:
     return {op["operationId"]: op for item in document["paths"].values() for op in item.values()}
 
 
+def integer_rule(schema: dict) -> str | None:
+    """A bounded integer's whole rule, in the words of the core and of SOAP."""
+    if schema.get("type") == "integer" and "minimum" in schema and "maximum" in schema:
+        return f"must be an integer between {schema['minimum']} and {schema['maximum']}"
+    return None
+
+
 def describe(error) -> str:
     """A schema error as a sentence that never echoes the (possibly huge or hostile) value."""
     v, value = error.validator, error.validator_value
+    if v in ("type", "minimum", "maximum") and integer_rule(error.schema):
+        return integer_rule(error.schema)
     return {
         "type": f"must be of type {value}",
         "required": "is required",
@@ -81,7 +91,7 @@ class RequestValidator:
                 try:
                     raw = int(raw)
                 except ValueError:
-                    violations.append(FieldViolation(name, "must be an integer"))
+                    violations.append(FieldViolation(name, integer_rule(schema) or "must be an integer"))
                     continue
             violations += _violations(self._validator(schema), raw, name)
             values[name] = raw
@@ -96,11 +106,15 @@ class RequestValidator:
         if violations:
             raise InvalidArgument(*violations)
 
-    def body(self, operation_id: str, raw: bytes):
+    def body(self, operation_id: str, media_type: str, raw: bytes):
         """The JSON body, parsed and checked against the operation's request schema."""
         content = self.operations[operation_id].get("requestBody", {}).get("content", {})
         if "application/json" not in content:
             return None
+        if media_type != "application/json":
+            # A page elsewhere may make a browser POST text/plain or a form, with the user's
+            # credentials (Basic, a client certificate), and no preflight: JSON must say it is.
+            raise UnsupportedMediaType("send the body as Content-Type: application/json")
         try:
             data = json.loads(raw)
             # JSON's \ud800 escapes can spell a lone surrogate, which is no text at all.

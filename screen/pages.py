@@ -4,12 +4,13 @@ These pages are public (the `api` blueprint authenticates /v1 only). Every scrip
 and icon comes from this server, and the Content-Security-Policy header has the browser
 refuse any request to another origin, so a page never reaches outside the machine.
 """
+import itertools
 import json
-import math
 import os
 import textwrap
 import threading
 import time
+from collections import Counter, deque
 from pathlib import Path
 
 import flask_swagger_ui
@@ -22,6 +23,7 @@ from markupsafe import Markup
 
 from core import config, events, limits
 from core.config import DEFENCES, grpc_address, soap_url
+from serve import lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent
 WSDL = ROOT / "wsdl" / "playlists.wsdl"
@@ -151,11 +153,20 @@ def docs_grpc():
     files = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file
     # --include_imports puts google/protobuf/*.proto in the set too; document only ours.
     ours = [proto_file(f) for f in files if not f.package.startswith("google.")]
-    return render_template("docs_grpc.html", files=ours, address=grpc_address())
+    return render_template("docs_grpc.html", files=ours, address=grpc_address(), kinds=KIND_MEANINGS)
 
 
 RPC_KINDS = {(False, False): "unary", (False, True): "server streaming", (True, False): "client streaming",
              (True, True): "bidirectional streaming"}
+# What each kind means on the wire: every RPC is one HTTP/2 stream, whatever its kind.
+KIND_MEANINGS = {
+    "unary": "one request message, one response message: the shape of a REST or SOAP call.",
+    "server streaming": "one request, then as many response messages as the server sends, each when it is "
+                        "ready, until the status in the trailers ends the call.",
+    "client streaming": "as many request messages as the client sends, then one response.",
+    "bidirectional streaming": "both sides send messages when they like, on the same HTTP/2 stream, each "
+                               "independent of the other, until both are done.",
+}
 # SourceCodeInfo finds a comment by a path of field numbers of descriptor.proto: (4, 2) is the
 # file's message_type[2], (4, 2, 2, 0) that message's field[0], (6, 0, 2, 5) service 0's method[5].
 SYNTAX, MESSAGE, ENUM, SERVICE = 12, 4, 5, 6
@@ -206,7 +217,8 @@ def proto_file(file: descriptor_pb2.FileDescriptorProto) -> dict:
         if entry:
             field["label"], field["type"] = "", f"map<{field_type(entry.field[0])}, {field_type(entry.field[1])}>"
     services = [{"name": f"{file.package}.{service.name}", "comment": comment(SERVICE, i),
-                 "methods": [{"name": m.name, "input": m.input_type.lstrip("."), "output": m.output_type.lstrip("."),
+                 "methods": [{"name": m.name, "path": f"/{file.package}.{service.name}/{m.name}",
+                              "input": m.input_type.lstrip("."), "output": m.output_type.lstrip("."),
                               "kind": RPC_KINDS[m.client_streaming, m.server_streaming],
                               "client_streaming": m.client_streaming, "server_streaming": m.server_streaming,
                               "comment": comment(SERVICE, i, METHOD, j)} for j, m in enumerate(service.method)]}
@@ -236,7 +248,10 @@ def compare():
     """The side-by-side comparison the clients' compare command wrote last, or how to make one."""
     report = settings().home / "compare.html"
     if not report.exists():
-        return render_template("compare_missing.html")
+        # The command for the servers as this one knows them: its own address, and the others' public ones.
+        command = (f".venv/bin/python -m clients.compare all --rest {request.host_url.rstrip('/')} "
+                   f"--soap {soap_url()} --grpc {grpc_address()}")
+        return render_template("compare_missing.html", command=command)
     response = send_file(report, mimetype="text/html", max_age=0)
     response.headers["Content-Security-Policy"] = COMPARE_CSP
     return response
@@ -244,154 +259,295 @@ def compare():
 
 # --- the live view ---------------------------------------------------------------------------
 # Every server appends one JSON line per call to $PLAYLISTS_HOME/events.jsonl (core/events.py).
-# /live/events follows that file and passes each new line to the browser as a server-sent
-# event: one long HTTP response the server keeps writing to, so a call appears within a
-# tenth of a second, with no page asking again and again as polling would.
+# /live/events passes each new line to the browser as a server-sent event: one long HTTP
+# response the server keeps writing to, so a call appears within a tenth of a second, with no
+# page asking again and again as polling would. One follower of the journal per worker process
+# (the Hub) reads each line once, however many pages watch, and keeps the counters: every tab,
+# and every reload, shows the same numbers, worked out from the same file.
 
 JOURNAL = events.JOURNAL
 # Only these fields ever leave the server: a call's, or a workshop solve's (python -m workshop).
-SHOWN = ("protocol", "operation", "user", "auth_method", "outcome", "status", "stopped_at", "reason",
+SHOWN = ("protocol", "operation", "user", "claimed", "auth_method", "outcome", "status", "stopped_at", "reason",
          "bytes_in", "bytes_out", "ms", "client", "source", "at", "unsafe")
 SOLVE_SHOWN = ("kind", "exercise", "title", "hints", "at")
 BACKLOG_EVENTS = 50          # what a new page starts with
-BACKLOG_BYTES = 256 * 1024   # how far back a reconnect looks for what it missed: ~1000 events
+KEPT_EVENTS = 2000           # what a page that reconnects can catch up on
 POLL_SECONDS = 0.1           # a look at the file costs a read() that usually returns nothing
-# An open stream holds a connection (a greenlet of a gevent worker: no request thread, see
-# serve/wsgi.py) for as long as it lasts. So a stream ends
-# after STREAM_SECONDS, and the browser, told so by `retry`, reconnects RETRY_MS later with
-# the Last-Event-ID it saw. A heartbeat every HEARTBEAT_SECONDS makes the stream of a closed
-# tab fail at its next writes, freeing its slot, rather than at the end.
-STREAM_SECONDS = 120
-# Each stream looks at the journal ten times a second: so that no number of open pages can
-# starve the API, each worker process serves at most two, and answers any further page 503.
-LIVE_STREAMS = threading.BoundedSemaphore(2)
-RETRY_MS = 1000
-HEARTBEAT_SECONDS = 2
+STATE_SECONDS = 1.0          # how often the counters go out; they double as the stream's heartbeat
+READY_SECONDS = 5            # the longest a first page waits for the hub's first read of the journal
+CATCH_UP_SECONDS = 3 * POLL_SECONDS
+FLOOD_SECONDS, LOGINS_SECONDS = 10, 60
+# A viewer is one open response: a greenlet of a gevent worker waiting for the hub's next line,
+# never a request thread. Past VIEWERS per worker process a page is told at once that the limit
+# is reached, rather than queue.
+VIEWERS = 20
+# A stream ends on schedule and the page resumes at once where it left off (the `rollover`
+# event, then a new request naming the last event it saw): no stream outlives a worker that
+# gunicorn recycles or a proxy's idle timer, and the resume path runs every few minutes, not
+# only on the day something breaks. PLAYLISTS_LIVE_STREAM_SECONDS shortens it for a test.
+STREAM_SECONDS = float(os.environ.get("PLAYLISTS_LIVE_STREAM_SECONDS", "120"))
 
 
 @pages.get("/live")
 def live():
     """The live view of every call to the three servers, for projection."""
-    calls, window = settings().rate()
-    config = {"events": "/live/events", "rest_unsafe": sorted(settings().unsafe), "defences": DEFENCES,
-              "flood_per_10s": max(1, calls * 10 // window), "brute_force_per_60s": limits.LOCKOUT_AFTER_FAILURES}
-    return render_template("live.html", config=config, outcomes=sorted(events.STOPPED_AT))
+    return render_template("live.html", config={"events": "/live/events", "defences": DEFENCES},
+                           outcomes=sorted(events.STOPPED_AT))
 
 
 @pages.get("/live/events")
 def live_events():
-    """Server-sent events: the newest journalled calls, then each new one as a server appends it."""
-    # Wait a little for a slot: a tab just closed frees its stream at the next heartbeat.
-    if not LIVE_STREAMS.acquire(timeout=HEARTBEAT_SECONDS + 1):
-        return Response("too many live views are open; try again shortly\n", 503, {"Retry-After": "5"},
-                        mimetype="text/plain")
-    tail = JournalTail(settings().home)
-    since = last_event_id()
-    # A reconnecting page asks again for the last moments too (a batch may have landed late);
-    # it skips what it has already shown.
-    backlog = tail.backlog(since - events.BATCH_SECONDS * 4, None) if since else tail.backlog(0, BACKLOG_EVENTS)
-
-    def stream():
-        try:
-            yield f"retry: {RETRY_MS}\n\n" + "".join(map(server_sent_event, backlog))
-            now = time.monotonic()
-            end, heartbeat = now + STREAM_SECONDS, now + HEARTBEAT_SECONDS
-            while time.monotonic() < end:
-                new = tail.read_new()
-                if new:
-                    yield "".join(map(server_sent_event, new))
-                elif time.monotonic() > heartbeat:
-                    yield ": heartbeat\n\n"
-                    heartbeat = time.monotonic() + HEARTBEAT_SECONDS
-                else:
-                    time.sleep(POLL_SECONDS)
-        finally:
-            tail.close()
-
-    response = Response(stream(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
-    response.call_on_close(LIVE_STREAMS.release)   # however the stream ends, even before it starts
+    """Server-sent events: the counters, the newest journalled calls, then each new one as a server appends it."""
+    hub = Hub.of(settings())
+    if not hub.admit():
+        # An EventSource cannot read the body of a 503, so the refusal is an event it can show.
+        return Response(f"event: full\ndata: {json.dumps({'viewers': VIEWERS})}\n\n",
+                        mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    after = request.args.get("after") or request.headers.get("Last-Event-ID", "")
+    response = Response(hub.stream(after), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    response.call_on_close(hub.leave)   # however the stream ends, even before it starts
     return response
 
 
-def server_sent_event(event: dict) -> str:
-    # The id comes back as Last-Event-ID when the browser reconnects: "I have seen up to here".
-    return f"id: {event['at']!r}\ndata: {json.dumps(event)}\n\n"
+def server_sent_event(position: str, event: dict) -> str:
+    # The id comes back as Last-Event-ID (or ?after=) when the page reconnects: "I have seen up to here".
+    return f"id: {position}\ndata: {json.dumps(event)}\n\n"
 
 
-def last_event_id() -> float:
-    """Where a reconnecting EventSource left off: the time of the last event it received, or 0."""
+class Hub:
+    """The journal followed once per worker process, with the recent calls and the counters."""
+
+    hubs: dict = {}
+    hubs_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, settings) -> "Hub":
+        with cls.hubs_lock:
+            if settings.home not in cls.hubs:
+                cls.hubs[settings.home] = cls(settings)
+            return cls.hubs[settings.home]
+
+    def __init__(self, settings):
+        self.tail = JournalTail(settings.home)
+        self.changed = threading.Condition()
+        self.recent = deque(maxlen=KEPT_EVENTS)   # (position, event), in the journal's order
+        self.counts = Counts(settings)
+        self.state = self.counts.state()
+        self.viewers = 0
+        self.started = False
+        self.ready = threading.Event()   # set once the journal as it stood has been read
+
+    def admit(self) -> bool:
+        with self.changed:
+            if self.viewers >= VIEWERS:
+                return False
+            self.viewers += 1
+            if not self.started:
+                self.started = True
+                threading.Thread(target=self.follow, name="live-hub", daemon=True).start()
+            return True
+
+    def leave(self) -> None:
+        with self.changed:
+            self.viewers -= 1
+
+    def follow(self) -> None:
+        """Read what the servers append, ten times a second; wake every stream when there is news."""
+        next_state = 0.0
+        while not lifecycle.STOPPING.is_set():
+            new = self.tail.read_new()
+            now = time.time()
+            with self.changed:
+                for position, event in new:
+                    self.recent.append((position, event))
+                    self.counts.add(position, event)
+                state_due = now >= next_state
+                if state_due:
+                    self.state, next_state = self.counts.state(), now + STATE_SECONDS
+                if new or state_due:
+                    self.changed.notify_all()
+            self.ready.set()
+            lifecycle.STOPPING.wait(POLL_SECONDS)
+        with self.changed:
+            self.changed.notify_all()
+
+    def stream(self, after: str):
+        """One page's stream: where it left off (or the last few calls), then each new call."""
+        self.ready.wait(READY_SECONDS)
+        with self.changed:
+            # The page may come from another worker process whose follower read the last line
+            # first: give this one a moment to catch up before taking `after` for a lost position.
+            self.changed.wait_for(lambda: not after or any(after == position for position, _ in self.recent),
+                                  timeout=CATCH_UP_SECONDS)
+            kept = list(self.recent)
+        positions = [position for position, _ in kept]
+        start = positions.index(after) + 1 if after in positions else max(0, len(kept) - BACKLOG_EVENTS)
+        seen = kept[-1][0] if kept else ""
+        state = self.state
+        yield self._state(state) + "".join(server_sent_event(*item) for item in kept[start:])
+        end = time.monotonic() + STREAM_SECONDS
+        while time.monotonic() < end:
+            with self.changed:
+                self.changed.wait(STATE_SECONDS)
+                if lifecycle.STOPPING.is_set():
+                    break
+                kept = list(self.recent)
+            new = list(itertools.takewhile(lambda item: item[0] != seen, reversed(kept)))[::-1]
+            if new:
+                seen = new[-1][0]
+            chunk = "".join(server_sent_event(*item) for item in new)
+            if self.state is not state:   # once a second: a closed tab's stream fails at this write
+                state = self.state
+                chunk += self._state(state)
+            if chunk:
+                yield chunk
+        # Planned or not, the page is told why the stream ends: a rollover, it resumes at once;
+        # a server that stops, it says so and comes back when the server does.
+        yield "event: stopped\ndata: {}\n\n" if lifecycle.STOPPING.is_set() else "event: rollover\ndata: {}\n\n"
+
+    @staticmethod
+    def _state(state: dict) -> str:
+        return f"event: state\ndata: {json.dumps(state)}\n\n"
+
+
+class Window:
+    """How many times each key was seen in the last `seconds`: a queue, oldest first, and a count
+    per key that grows as events arrive and shrinks as they age out."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.seen, self.counts = seconds, deque(), Counter()
+
+    def add(self, at: float, key: str) -> None:
+        self.seen.append((at, key))
+        self.counts[key] += 1
+
+    def top(self, now: float, n: int = 4) -> list:
+        while self.seen and self.seen[0][0] < now - self.seconds:
+            key = self.seen.popleft()[1]
+            self.counts[key] -= 1
+            if not self.counts[key]:
+                del self.counts[key]
+        return self.counts.most_common(n)
+
+
+def caller(event: dict) -> str:
+    """A user once the server knew them; before that, the client's name for itself (its User-Agent's
+    product, "python-requests" of "python-requests/2.32.3")."""
+    return event["user"] or f"anonymous · {(event['client'] or '').split('/')[0] or 'unknown client'}"
+
+
+class Counts:
+    """What the live view's counters say, from the journal's files as they are now."""
+
+    TOTALS = ("total", "ok", "refused", "failed", "rest", "soap", "grpc")
+
+    def __init__(self, settings):
+        self.home = settings.home
+        calls, window = settings.rate()
+        self.limits = {"flood": max(1, calls * FLOOD_SECONDS // window), "user": limits.LOCKOUT_AFTER_FAILURES,
+                       "source": limits.SOURCE_LOCKOUT_AFTER_FAILURES}
+        self.per_file = {}   # inode -> Counter: a rotation drops the oldest file's calls from the totals
+        self.flood, self.logins = Window(FLOOD_SECONDS), Window(LOGINS_SECONDS)
+        # The defences each server has switched off: REST's from its own settings (this is the
+        # REST server), the others' from their latest call.
+        self.unsafe = {"rest": ",".join(sorted(settings.unsafe))}
+        self.solves = deque(maxlen=5)
+
+    def add(self, position: str, event: dict) -> None:
+        if event.get("kind") == "solve":
+            self.solves.append(event)
+            return
+        totals = self.per_file.setdefault(position.split("-")[0], Counter())
+        totals["total"] += 1
+        totals[{0: "ok", 2: "refused"}.get(event["stopped_at"], "failed")] += 1
+        totals[event["protocol"]] += 1
+        self.flood.add(event["at"], caller(event))
+        if event["outcome"] == "unauthenticated":
+            # A failed login counts against the user it claimed to be, and against its address:
+            # the two keys a lockout counts by (core/auth.py).
+            if event.get("claimed"):
+                self.logins.add(event["at"], f"user {event['claimed']}")
+            self.logins.add(event["at"], f"from {event['source'] or 'an unknown address'}")
+        if event["protocol"] != "rest":
+            self.unsafe[event["protocol"]] = event["unsafe"] or ""
+
+    def state(self) -> dict:
+        present = {str(inode) for inode in map(inode_of, (self.home / JOURNAL, self.home / (JOURNAL + ".1"))) if inode}
+        for gone in set(self.per_file) - present:
+            del self.per_file[gone]
+        totals = sum(self.per_file.values(), Counter())
+        now = time.time()
+        logins = [(who, n, self.limits["user" if who.startswith("user ") else "source"])
+                  for who, n in self.logins.top(now)]
+        return {"totals": {name: totals[name] for name in self.TOTALS},
+                "flood": [(who, n, self.limits["flood"]) for who, n in self.flood.top(now)], "logins": logins,
+                "unsafe": self.unsafe.copy(), "solves": list(self.solves)}
+
+
+def inode_of(path: Path) -> int | None:
     try:
-        since = float(request.headers.get("Last-Event-ID", "0"))
-    except ValueError:
-        return 0.0
-    return since if math.isfinite(since) else 0.0
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 class JournalTail:
-    """Follow the journal the way `tail -F` does: from near its end, on through its rotation."""
+    """Follow the journal the way `tail -F` does, from its first kept line, on through its rotation.
+
+    Each event comes with its position, "<inode>-<offset of its end>": the same line has the
+    same position in every process, so a page may resume on another worker than the one it left."""
 
     def __init__(self, home: Path):
         self.path = home / JOURNAL
-        self.file = None
+        older = home / (JOURNAL + ".1")
+        self.file = self._open(older) if older.exists() else None
+        self.offset = 0
         self.partial = b""  # the start of a line whose end is not written yet
 
-    def backlog(self, since: float, limit: int | None) -> list[dict]:
-        """The newest events after `since` (the last `limit` of them); following starts after them."""
-        self.file = self._open()
-        data = b""
-        if self.file:
-            self.file.seek(max(0, self.file.seek(0, os.SEEK_END) - BACKLOG_BYTES))
-            data = self.file.read()
-        older = self.path.with_name(JOURNAL + ".1")
-        if len(data) < BACKLOG_BYTES and older.exists():
-            with older.open("rb") as file:
-                file.seek(max(0, file.seek(0, os.SEEK_END) - (BACKLOG_BYTES - len(data))))
-                data = file.read() + data
-        found = [event for event in self._parse(data) if event["at"] > since]
-        return found[-limit:] if limit else found
-
-    def read_new(self) -> list[dict]:
+    def read_new(self) -> list[tuple[str, dict]]:
         """The events appended since the last look."""
-        if self.file is None:
-            self.file = self._open()  # a journal that appears only now is new from its first line
+        found = []
+        while True:
             if self.file is None:
-                return []
-        data = self.file.read()
-        if self._rotated():
-            # A server renamed the full file to events.jsonl.1 and the next call starts a new
-            # one: finish the old file (its last lines may have landed since we read), then
-            # read the new one from its beginning.
-            data += self.file.read()
+                self.file = self._open(self.path)   # a journal that appears only now is new from its first line
+                if self.file is None:
+                    return found
+            found += self._parse(self.file.read())
+            if self._is_current():
+                return found
+            # Either the older file, read to its end, or one a server has just renamed to
+            # events.jsonl.1: its last lines may have landed since the read above.
+            found += self._parse(self.file.read())
             self.file.close()
-            self.file = self._open()
-            data += self.file.read() if self.file else b""
-        return self._parse(data)
+            self.file, self.offset, self.partial = None, 0, b""
 
     def close(self) -> None:
         if self.file:
             self.file.close()
 
-    def _open(self):
+    def _open(self, path: Path):
         try:
-            return self.path.open("rb")
+            return path.open("rb")
         except FileNotFoundError:
             return None
 
-    def _rotated(self) -> bool:
-        try:
-            return os.stat(self.path).st_ino != os.fstat(self.file.fileno()).st_ino
-        except FileNotFoundError:
-            return False  # renamed, and no server has written the next call yet
+    def _is_current(self) -> bool:
+        current = inode_of(self.path)
+        if self.file.name != str(self.path):
+            return False   # the older file, read to its end: on to the current one
+        # None: renamed, and no server has written the next call yet.
+        return current is None or current == os.fstat(self.file.fileno()).st_ino
 
-    def _parse(self, data: bytes) -> list[dict]:
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
+    def _parse(self, data: bytes) -> list[tuple[str, dict]]:
+        inode = os.fstat(self.file.fileno()).st_ino
         found = []
+        *lines, self.partial = (self.partial + data).split(b"\n")
         for line in lines:
+            self.offset += len(line) + 1
             try:
                 event = json.loads(line)
             except ValueError:
-                continue  # the cut-off first line of a backlog
+                continue
             shown = SOLVE_SHOWN if event.get("kind") == "solve" else SHOWN
-            found.append({key: event.get(key) for key in shown})
+            found.append((f"{inode}-{self.offset}", {key: event.get(key) for key in shown}))
         return found

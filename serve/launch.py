@@ -47,12 +47,13 @@ class Server:
 
     `port` is plain; `tls_port` is mutual TLS when `tls` is True, 0 (none) when False; with
     `tls=None` no --tls-port is passed at all (the benchmark's bare baselines have none).
-    `env` is laid over this process's environment; a None value removes a variable."""
+    `env` is laid over this process's environment; a None value removes a variable. `port`
+    chooses the plain port (a restart where the last server was) rather than a free one."""
 
     def __init__(self, module: str, home: Path, env: dict | None = None, tls: bool | None = True,
-                 args: tuple = (), label: str | None = None):
+                 args: tuple = (), label: str | None = None, port: int = 0):
         self.kind, self.label = module, label or module
-        self.port = free_port()
+        self.port = port or free_port()   # a port given: a restart on the same address
         self.tls_port = free_port() if tls else 0
         self._death_noticed = False
         environment = {**os.environ, "PLAYLISTS_HOME": str(home), **(env or {})}

@@ -13,7 +13,8 @@ import os
 import signal
 import ssl
 import sys
-from contextlib import suppress
+import weakref
+from contextlib import contextmanager, suppress
 
 import gevent
 from gevent import monkey
@@ -22,6 +23,8 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from core import events, limits
 from core.config import load_settings
+
+from . import lifecycle
 
 HANDSHAKE_SECONDS = 5   # a TLS client must finish its handshake within this
 HEADERS_SECONDS = 5     # and send a request's line and headers within this, once ready
@@ -44,6 +47,35 @@ class Worker(GeventWorker):
                 client.close()
                 return
         super().handle(listener, client, addr)
+
+    def init_process(self):
+        self.waiting = set()              # greenlets waiting for their connection's next request
+        self.served = weakref.WeakSet()   # greenlets whose connection has had a request already
+        super().init_process()
+
+    @contextmanager
+    def timeout_ctx(self):
+        """Wait `keepalive` seconds for a connection's next request; once stopping, one that has
+        had its answers waits no more."""
+        connection = gevent.getcurrent()
+        self.waiting.add(connection)
+        try:
+            with gevent.Timeout(0 if connection in self.served and not self.alive else self.cfg.keepalive, False):
+                yield
+        finally:
+            self.waiting.discard(connection)
+            self.served.add(connection)
+
+    def handle_exit(self, sig, frame):
+        """SIGTERM: finish the calls under way, but hold nothing that merely waits. Long responses
+        (a live view's stream) end now, and idle keep-alive connections (a browser keeps some
+        open for its next request) close, rather than hold the shutdown for seconds."""
+        lifecycle.STOPPING.set()
+        super().handle_exit(sig, frame)
+        # A first request may still be arriving within its wait: only the connections between
+        # requests, which have had their answers, are closed.
+        for connection in self.waiting & set(self.served):
+            connection.kill(block=False)
 
 
 def _handshake_later(config, default_context):

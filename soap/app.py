@@ -10,14 +10,15 @@ import re
 
 import spyne.const
 from lxml import etree
-from spyne import Application, Fault, Service, Unicode, rpc
+from spyne import Application, Array, Fault, Integer, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
+from spyne.protocol.xml import SchemaValidationError
 from spyne.server.wsgi import WsgiApplication
 
 from core import PlaylistService, config
 from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
-from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError, TooLarge,
-                         Unauthenticated, VersionRequired)
+from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError,
+                         TooLarge, Unauthenticated, VersionRequired)
 from serve.wsgi import client_certificate_name
 
 from .guard import CALL, Guard
@@ -50,14 +51,14 @@ spyne.const.MIN_GC_INTERVAL = math.inf
 
 def create_app(service: PlaylistService | None = None, public_url: str | None = None) -> Guard:
     """The WSGI app: the guard, then Spyne. The WSDL names `public_url` as the address."""
-    soap = soap_application(service or PlaylistService(),
-                            public_url or config.soap_url())
-    return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS)
+    service = service or PlaylistService()
+    soap = soap_application(service, public_url or config.soap_url())
+    return Guard(soap, readable_wsdl(soap), UNDERSTOOD_HEADERS, service.refused_unread)
 
 
 def soap_application(service: PlaylistService | None, public_url: str) -> WsgiApplication:
     app = Application([Playlists], TNS, name="Playlists", config=service,
-                      in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
+                      in_protocol=Soap11InWords(validator="lxml"), out_protocol=Soap11())
     soap = WsgiApplication(app)
     # Left alone, Spyne writes into the WSDL the Host header of the first ?wsdl request it
     # sees, and keeps it: one forged Host would send every later client elsewhere.
@@ -95,6 +96,8 @@ def note_call(ctx) -> None:
     call.operation = CORE_OPERATIONS.get(ctx.method_request_string, "-")
     if ctx.udc is not None:
         call.identity = ctx.udc.identity
+    else:
+        call.claimed = getattr(credential_from_envelope(ctx), "username", "")
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes
@@ -113,12 +116,16 @@ def authenticate(ctx) -> Caller:
 
 def credential_from_envelope(ctx):
     """<ApiKey>, <AccessToken>, a WS-Security UsernameToken, or the TLS client certificate."""
-    api_key, access_token = ctx.in_header or (None, None)
-    if api_key is not None and api_key.value:
-        return ApiKey(api_key.value)
-    if access_token is not None and access_token.value:
-        return BearerToken(access_token.value)
-    token = username_token(ctx.in_header_doc or ())
+    # Read from the header elements as they came (headers are not schema-validated): so a
+    # caller is known even when the schema refuses the body.
+    headers = ctx.in_header_doc or ()
+    api_key, access_token = (next((h.text for h in headers if h.tag == f"{{{TNS}}}{name}"), None)
+                             for name in ("ApiKey", "AccessToken"))
+    if api_key:
+        return ApiKey(api_key)
+    if access_token:
+        return BearerToken(access_token)
+    token = username_token(headers)
     if token is not None:
         return token
     common_name = client_certificate_name(ctx.transport.req_env)
@@ -269,3 +276,72 @@ OUTCOMES = {code: error.kind for error, (code, _) in FAULTS.items()}
 def fault_for(error: ServiceError) -> Fault:
     code, detail = FAULTS[type(error)]
     return Fault(code, error.message, detail=detail(error) if detail else None)
+
+
+# The schema's own errors (libxml2's) quote the value they refuse: a card number typed into
+# <position> would travel on in the fault, the logs and the live view. They are answered in
+# words instead: the field, and the whole rule it breaks, the way REST and gRPC say it.
+
+ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([^']{1,40})")
+EXPECTED = re.compile(r"Expected is (?:one of )?\( (?:\{[^}]*\})?([^ ,)]{1,40})")
+
+
+class Soap11InWords(Soap11):
+    """Spyne's SOAP 1.1, whose schema errors name each field and its rule, never its value."""
+
+    def validate_body(self, ctx, message):
+        try:
+            super().validate_body(ctx, message)
+        except SchemaValidationError:
+            error = InvalidArgument(*dict.fromkeys(map(in_words, self.validation_schema.error_log)))
+            try:
+                # Counted like any call: a caller's mistake is recorded as theirs, and one
+                # without a valid credential counts against its address's rate limit.
+                ctx.udc = authenticate(ctx)
+            except Unauthenticated:
+                pass
+            except ServiceError as refused:
+                raise fault_for(refused) from None
+            raise Fault("Client.SchemaValidationError", error.message, detail=FAULTS[InvalidArgument][1](error)) \
+                from None
+
+
+def in_words(entry) -> FieldViolation:
+    """One libxml2 schema error as field + rule."""
+    message = entry.message
+    name = (ELEMENT.match(message) or [None, "body"])[1]
+    expected = EXPECTED.search(message)
+    if "Missing child element" in message and expected:
+        return FieldViolation(expected[1], "is required")
+    if "This element is not expected" in message:
+        return FieldViolation(name, f"at most {MOST[name]} allowed" if name in MOST else
+                              "is not expected here" if name in FIELDS else "is not a known field")
+    return FieldViolation(name, rule(FIELDS[name], message) if name in FIELDS else "breaks the schema")
+
+
+def rule(model, message: str) -> str:
+    """What a simple type of soap/types.py accepts, in the words of the core and of REST."""
+    attributes = model.Attributes
+    if issubclass(model, Integer):
+        low, high = attributes.ge, attributes.le
+        return "must be an integer" + (f" between {low} and {high}" if math.isfinite(high) else
+                                       f" of at least {low}" if math.isfinite(low) else "")
+    if "[facet 'minLength']" in message:
+        return "must not be empty" if attributes.min_len == 1 else f"must be at least {attributes.min_len} characters"
+    return f"must be at most {attributes.max_len} characters" if math.isfinite(attributes.max_len) else "must be text"
+
+
+def request_fields(servicer) -> tuple[dict, dict]:
+    """Each request field's simple type, and the most times an array's member may repeat."""
+    fields, most = {}, {}
+    for method in servicer.public_methods.values():
+        for name, model in method.in_message._type_info.items():
+            if issubclass(model, Array):
+                (member, item), = model._type_info.items()
+                fields[member], most[member] = item, item.Attributes.max_occurs
+            elif issubclass(model, (Integer, Unicode)):
+                fields[name] = model
+    return fields, most
+
+
+FIELDS, MOST = request_fields(Playlists)

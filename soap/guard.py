@@ -21,6 +21,7 @@ from lxml import etree
 
 from core import limits
 from core.auth import Identity
+from core.errors import RateLimited
 from core.events import call_event, record
 
 log = logging.getLogger("soap")
@@ -31,6 +32,7 @@ CALL = "playlists.call"  # the WSGI environ key under which a call's Call travel
 # SOAP 1.1 §6.2: a Fault travels with HTTP 500, so that a client that reads nothing
 # but the status line still knows the call failed; the body says why.
 FAULT_STATUS = "500 Internal Server Error"
+NO_SNIFFING = ("X-Content-Type-Options", "nosniff")   # browsers take text/xml as text/xml
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # The two encodings every XML processor must read (XML 1.0 §4.3.3), and the only ones read here.
@@ -51,6 +53,7 @@ class Call:
     outcome: str = "ok"
     status: str = "200"
     reason: str = ""
+    claimed: str = ""
 
 
 class Refused(Exception):
@@ -109,17 +112,18 @@ def parser() -> etree.XMLParser:
 
 
 class Guard:
-    def __init__(self, soap, wsdl: bytes, understood_headers, path: str = "/soap"):
+    def __init__(self, soap, wsdl: bytes, understood_headers, refused_unread, path: str = "/soap"):
         self.soap = soap
         self.wsdl = wsdl
         self.understood = frozenset(understood_headers)
+        self.refused_unread = refused_unread   # counts a refusal against its address (core)
         self.path = path
 
     def __call__(self, environ, start_response):
         if self.is_wsdl_request(environ):
             # Built once from configuration: no request, and no Host header, can change it.
             start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                      ("Content-Length", str(len(self.wsdl)))])
+                                      ("Content-Length", str(len(self.wsdl))), NO_SNIFFING])
             return [self.wsdl]
         started = time.perf_counter()
         call = environ[CALL] = Call()
@@ -127,6 +131,7 @@ class Guard:
             self.admit(environ, call)
             status, headers, answer = self.pass_on(environ)
         except Refused as refusal:
+            refusal = self.counted(refusal, environ)
             call.outcome, call.status, call.reason = refusal.outcome, refusal.code, refusal.message
             status, headers = refusal.http_status, refusal.headers
             answer = fault_envelope(refusal.code, refusal.message, refusal.detail)
@@ -136,11 +141,21 @@ class Guard:
             status, headers = FAULT_STATUS, []
             answer = fault_envelope("Server", "something went wrong on our side")
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
-        start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
-                                ("Content-Length", str(len(answer))), *headers])
+        start_response(status, [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(answer))),
+                                NO_SNIFFING, *headers])
         record(call_event("soap", call.operation, call.identity, call.outcome, call.status, call.bytes_in, len(answer),
-                          started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", "")))
+                          started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", ""),
+                          call.claimed))
         return [answer]
+
+    def counted(self, refusal: Refused, environ) -> Refused:
+        """Refused before any credential was read, a call counts against its address like any
+        anonymous call, so that a flood of them meets the rate limit too: over it, that is the answer."""
+        try:
+            self.refused_unread(environ.get("REMOTE_ADDR", ""))
+        except RateLimited as limited:
+            return Refused("Client.RateLimited", limited.message, limited.kind, {"retry_after": limited.retry_after})
+        return refusal
 
     def is_wsdl_request(self, environ) -> bool:
         return (environ["REQUEST_METHOD"] == "GET" and environ.get("PATH_INFO") == self.path
@@ -216,8 +231,9 @@ class Guard:
             # SOAP 1.1 §3: "A SOAP message MUST NOT contain a Document Type Declaration."
             # Refusing any DTD refuses external entities and entity expansion with it.
             raise Refused("Client.DTDNotAllowed", "a SOAP message must not contain a Document Type Declaration")
-        request = document.getroot().find(f"{{{SOAP_ENV}}}Body/*")
-        if request is None or request.tag == f"{{{SOAP_ENV}}}Fault":
+        # One request per envelope (WS-I Basic Profile R2201): a second one would be skipped unread.
+        requests = document.getroot().findall(f"{{{SOAP_ENV}}}Body/*")
+        if len(requests) != 1 or requests[0].tag == f"{{{SOAP_ENV}}}Fault":
             raise Refused("Client.SoapError", "the envelope's Body must hold one request element")
         for header in document.getroot().iterfind(f"{{{SOAP_ENV}}}Header/*"):
             # SOAP 1.1 §4.2.3: a header marked mustUnderstand="1" (or SOAP 1.2's "true") that

@@ -177,6 +177,16 @@ def test_grpc_wire_dump_decodes_back_to_the_message_sent(rpc_server):
     text = describe(client.relay.sent, client.relay.received, mark)
     assert ":path: /playlist.v1.Playlists/SearchTracks" in text and "field 1 (mood), length-delimited: 'calm'" in text
     assert "grpc-status: 0" in text
+    assert f":authority: 127.0.0.1:{rpc_server.port}" in text   # the server's address, not the relay's
+
+
+def test_grpc_wire_dump_says_when_a_varint_is_a_negative_number():
+    from playlist.v1 import playlist_pb2 as pb
+
+    from clients.grpc_wire import decode_protobuf
+    shown = decode_protobuf(pb.GeneratePlaylistRequest(duration_minutes=-5).SerializeToString(),
+                            pb.GeneratePlaylistRequest.DESCRIPTOR)
+    assert any("varint: 18446744073709551611 = -5 (a negative int32/int64" in line for line in shown), shown
 
 
 def credentials_of(home):

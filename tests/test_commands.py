@@ -119,10 +119,10 @@ def test_no_text_prints_a_python_that_needs_an_activated_venv(where, text):
 def entry_points() -> list[str]:
     """Every program: a package with a __main__.py, or a module that runs as one."""
     found = []
-    for path in sorted(ROOT.rglob("*.py")):
+    folders = [f for f in ROOT.iterdir() if f.is_dir() and not f.name.startswith(".")
+               and f.name not in ("gen", "interop", "tests")]   # not a venv, the stubs or node's packages
+    for path in sorted(path for folder in folders for path in folder.rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
-        if {".venv", "gen", "node_modules", "tests"} & set(parts) or parts[0].startswith(".venv"):
-            continue
         if path.name == "__main__.py" or 'if __name__ == "__main__":' in path.read_text():
             found.append(".".join(parts[:-1] if path.name == "__main__.py" else parts))
     return sorted(set(found))

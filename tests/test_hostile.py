@@ -19,11 +19,16 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.calls import SOAP_ENV, TNS, envelope, http_headers
-from core import limits
+from clients.calls import SOAP_ENV, TNS, SourceAddress, envelope, http_headers
+from core import PlaylistService, events, limits
+from core.auth import ApiKey
+from core.config import load_settings
+from core.errors import Forbidden
+from core.setup import setup
 from rpc.server import DEFAULT_WORKERS
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
 
+from serve.launch import Server
 from .test_security import eventually
 
 ANSWER_SECONDS = 2      # every valid call is answered within this, under attack
@@ -221,12 +226,15 @@ def test_one_user_holding_every_stream_he_may_leaves_others_theirs(rpc_server, c
         stub = playlist_pb2_grpc.PlaylistsStub(channel)
         chaconnes = pb.CreatePlaylistRequest(name="Long", track_ids=["bach-bwv1004-chaconne"] * 3)
         bobs, alices = (stub.CreatePlaylist(chaconnes, metadata=who).id for who in (bob, alice))
-        hogs = [play_forever(stub, bob, bobs) for _ in range(DEFAULT_WORKERS)]
-        hogs += [stub.MoodRadio(say_nothing(), metadata=bob) for _ in range(DEFAULT_WORKERS)]
+        hogs, answers = [], []
         try:
-            answers = [first_answer_or_refusal(call) for call in hogs[:DEFAULT_WORKERS]]
-            assert answers.count("OK") == limits.STREAMS_PER_USER
-            assert set(answers) == {"OK", "RESOURCE_EXHAUSTED"}
+            for _ in range(DEFAULT_WORKERS):
+                hogs.append(play_forever(stub, bob, bobs))
+                answers.append(first_answer_or_refusal(hogs[-1]))
+            hogs.append(stub.MoodRadio(say_nothing(), metadata=bob, timeout=ANSWER_SECONDS))
+            answers.append(first_answer_or_refusal(hogs[-1]))
+            assert answers == ["OK"] * limits.STREAMS_PER_USER + ["RESOURCE_EXHAUSTED"] * (
+                DEFAULT_WORKERS + 1 - limits.STREAMS_PER_USER)
             mine = play_forever(stub, alice, alices)
             assert first_answer_or_refusal(mine) == "OK"
             mine.cancel()
@@ -234,6 +242,20 @@ def test_one_user_holding_every_stream_he_may_leaves_others_theirs(rpc_server, c
             hang_up.set()
             for call in hogs:
                 call.cancel()
+
+
+def opened(open_stream):
+    """A stream and its first answer, once the server has given back the caller's stream slot
+    (it does so a moment after the caller's previous stream ended)."""
+    deadline = time.monotonic() + 10
+    while True:
+        stream = open_stream()
+        try:
+            return stream, next(stream)
+        except grpc.RpcError as refused:
+            if refused.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
@@ -246,17 +268,17 @@ def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
 
     with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
         stub = playlist_pb2_grpc.PlaylistsStub(channel)
-        radio = stub.MoodRadio(tune_in_then_say_nothing(), metadata=bob,
-                               timeout=limits.STREAM_IDLE_SECONDS + 10)
+        radio, tuned = opened(lambda: stub.MoodRadio(tune_in_then_say_nothing(), metadata=bob,
+                                                     timeout=limits.STREAM_IDLE_SECONDS + 10))
         try:
-            assert next(radio).tracks
+            assert tuned.tracks
             with pytest.raises(grpc.RpcError) as ended:
                 next(radio)
             assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             assert "no message for" in ended.value.details()
             # His slot is free again: bob may tune in anew.
-            again = stub.MoodRadio(iter([pb.MoodRadioRequest(mood="calm")]), metadata=bob)
-            assert [bool(answer.tracks) for answer in again] == [True]
+            again, tuned = opened(lambda: stub.MoodRadio(iter([pb.MoodRadioRequest(mood="calm")]), metadata=bob))
+            assert tuned.tracks
         finally:
             hang_up.set()
             radio.cancel()
@@ -267,21 +289,10 @@ def test_a_silent_radio_is_hung_up_on(rpc_server, credentials):
 # address" to the servers. gRPC's Python client cannot choose its address: the victim's
 # calls use it, from 127.0.0.1.
 
-class FromAddress(requests.adapters.HTTPAdapter):
-    """Connections made from one local address."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
-
-
 def session_from(address: str) -> requests.Session:
     session = requests.Session()
     for scheme in ("http://", "https://"):
-        session.mount(scheme, FromAddress(address))
+        session.mount(scheme, SourceAddress(address))
     return session
 
 
@@ -395,3 +406,107 @@ def test_utf16_is_read_and_guarded_like_utf8(soap_server, alice):
 def test_charsets_beyond_utf8_and_utf16_are_refused(soap_server, alice, charset):
     data = envelope("WhoAmI", {}, ("key", alice["api_key"])).decode().encode(charset)
     assert soap_post(soap_server, data, f"text/xml; charset={charset}") == ("500", "Client.UnsupportedMediaType")
+
+
+# --- schema faults in words ---------------------------------------------------------------------
+
+CARD = "4111111111111111"
+PAGE_SIZE_RULE = f"page_size: must be an integer between 1 and {limits.MAX_PAGE_SIZE}"
+
+
+def test_the_same_mistake_gets_the_same_words_and_never_its_value(rest_server, soap_server, rpc_server, alice, home):
+    said = {}
+    for value in (CARD, str(limits.MAX_PAGE_SIZE + 1), "many"):
+        rest = requests.get(f"http://127.0.0.1:{rest_server.port}/v1/tracks", params={"page_size": value},
+                            headers={"X-API-Key": alice["api_key"]}, timeout=10)
+        said[f"rest {value}"] = (rest.status_code, rest.text)
+        soap = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", headers={"Content-Type": "text/xml"},
+                             data=envelope("SearchTracks", {"page_size": value}, ("key", alice["api_key"])), timeout=10)
+        said[f"soap {value}"] = (soap.status_code, etree.fromstring(soap.content).findtext(".//faultstring"))
+    with grpc.insecure_channel(f"127.0.0.1:{rpc_server.port}") as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            playlist_pb2_grpc.PlaylistsStub(channel).SearchTracks(
+                pb.SearchTracksRequest(page_size=limits.MAX_PAGE_SIZE + 1), metadata=[("x-api-key", alice["api_key"])])
+    said["grpc"] = (refused.value.code().name, refused.value.details())
+    for where, (code, text) in said.items():
+        assert code in (400, 500, "INVALID_ARGUMENT") and PAGE_SIZE_RULE in text, (where, text)
+    for written in (home / "events.jsonl", soap_server.log_path, rest_server.log_path):
+        assert CARD not in written.read_text()
+
+
+def test_a_schema_fault_is_recorded_with_its_caller(soap_server, alice, home):
+    since = time.time()
+    requests.post(f"http://127.0.0.1:{soap_server.port}/soap", headers={"Content-Type": "text/xml"},
+                  data=envelope("SearchTracks", {"page_size": "many"}, ("key", alice["api_key"])), timeout=10)
+    assert eventually(lambda: [(e["user"], e["status"]) for e in events.read(home, since)
+                               if e["protocol"] == "soap"] == [("alice", "Client.SchemaValidationError")])
+
+
+# --- smaller gaps ---------------------------------------------------------------------------------
+
+def test_json_bodies_must_say_so_and_no_answer_may_be_sniffed(rest_server, soap_server, alice):
+    rest = f"http://127.0.0.1:{rest_server.port}"
+    key = {"X-API-Key": alice["api_key"]}
+    body = '{"name": "Sent from a page elsewhere"}'
+    # What a form or fetch() on another site may send without a preflight: refused.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        refused = requests.post(f"{rest}/v1/playlists", data=body, headers={**key, "Content-Type": content_type},
+                                timeout=10)
+        assert refused.status_code == 415, content_type
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+    created = requests.post(f"{rest}/v1/playlists", data=body, headers={**key, "Content-Type": "application/json"},
+                            timeout=10)
+    assert created.status_code == 201
+    answers = [created, requests.get(f"{rest}/v1/me", timeout=10), requests.get(f"{rest}/live", timeout=10),
+               requests.get(f"{rest}/nowhere", timeout=10),
+               requests.get(f"http://127.0.0.1:{soap_server.port}/soap?wsdl", timeout=10),
+               requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=b"<not-xml", timeout=10,
+                             headers={"Content-Type": "text/xml"})]
+    assert [a.headers.get("X-Content-Type-Options") for a in answers] == ["nosniff"] * len(answers)
+
+
+def test_search_wildcards_are_plain_characters(rest_server, alice):
+    def found(text):
+        answer = requests.get(f"http://127.0.0.1:{rest_server.port}/v1/tracks", params={"text": text},
+                              headers={"X-API-Key": alice["api_key"]}, timeout=10)
+        return answer.json()["items"]
+    assert found("%") == [] and found("_") == [] and found("B_ch") == []
+    assert found("Bach")
+
+
+def test_a_newline_sent_to_the_soap_server_never_forges_a_log_line(soap_server, alice):
+    forged = "FORGED 00:00:00 soap who_am_i alice/api_key 200"
+    call = envelope("WhoAmI", {}, ("key", alice["api_key"])).replace(
+        b'xmlns:p="urn:playlists:v1"', f'xmlns:p="urn:playlists:v1&#10;{forged}"'.encode())
+    answer = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=call,
+                           headers={"Content-Type": "text/xml"}, timeout=10)
+    assert answer.status_code == 500
+    assert eventually(lambda: "FORGED" in soap_server.output())
+    assert not any(line.startswith("FORGED") for line in soap_server.output().splitlines())
+
+
+def test_refusals_before_authentication_meet_the_rate_limit(tmp_path):
+    env = {"PLAYLISTS_HOME": str(tmp_path), "PLAYLISTS_RATE_LIMIT": "10/minute"}
+    setup(load_settings(env))
+    server = Server("soap", tmp_path, env, tls=False)
+    try:
+        codes = [soap_post(server, b"<not-a-soap-message/>", "text/xml")[1] for _ in range(25)]
+        assert "Client.RateLimited" in codes, codes
+    finally:
+        server.stop()
+
+
+def test_teaching_switches_serve_loopback_callers_only(home, credentials):
+    service = PlaylistService(load_settings({"PLAYLISTS_HOME": str(home), "PLAYLISTS_UNSAFE": "bola"}))
+    key = ApiKey(credentials["users"]["alice"]["api_key"])
+    assert service.authenticate(key, "127.0.0.1").user == "alice"
+    for elsewhere in ("192.0.2.7", "::ffff:192.0.2.7", "2001:db8::7", ""):
+        with pytest.raises(Forbidden):
+            service.authenticate(key, elsewhere)
+
+
+def test_one_request_per_envelope(soap_server, alice):
+    two = envelope("WhoAmI", {}, ("key", alice["api_key"])).replace(
+        b"</soap:Body>", f'<p:DeletePlaylist xmlns:p="{TNS}"><p:playlist_id>x</p:playlist_id></p:DeletePlaylist>'
+                         "</soap:Body>".encode())
+    assert soap_post(soap_server, two, "text/xml") == ("500", "Client.SoapError")

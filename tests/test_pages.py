@@ -1,6 +1,9 @@
 """The workshop's pages over HTTP: the landing page, the three docs pages, /compare and the live stream."""
 import html
+import itertools
 import json
+import os
+import signal
 import time
 
 import pytest
@@ -9,10 +12,11 @@ from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 from lxml import etree
 
-from core import PlaylistService
+from core import PlaylistService, limits
 from core.config import load_settings
 from screen import pages
 from screen import create_app
+from serve.launch import ROOT, Server
 
 from .conftest import TEST_ENV
 
@@ -88,6 +92,19 @@ def test_rest_docs_use_the_packaged_swagger_ui_and_list_the_four_schemes(client)
     assert bundle.status_code == 200 and "javascript" in bundle.mimetype and b"SwaggerUIBundle" in bundle.data
 
 
+def test_the_openapi_document_groups_operations_by_tag_with_examples_from_the_catalog(client):
+    document = client.get("/openapi.json").get_json()
+    assert [tag["name"] for tag in document["tags"]] == ["catalog", "playlists", "account", "token"]
+    operations = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)]
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in [tag["name"] for tag in document["tags"]]
+               for op in operations)
+    track = document["paths"]["/v1/tracks/{track_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    catalog = {t["id"]: t for t in json.loads((ROOT / "core" / "catalog.json").read_text())["tracks"]}
+    assert track["example"] == catalog[track["example"]["id"]]   # a real track, as served
+    create = document["paths"]["/v1/playlists"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    assert set(create["track_ids"]) <= set(catalog)
+
+
 def test_swagger_ui_files_cannot_reach_outside_their_folder(client):
     assert client.get("/docs/rest/swagger-ui/../../pages.py").status_code == 404
 
@@ -126,11 +143,27 @@ def test_grpc_docs_show_every_rpc_with_its_kind_and_every_comment(client):
         for method in service.method:
             kind = pages.RPC_KINDS[method.client_streaming, method.server_streaming]
             assert f'id="{ours.package}.{service.name}.{method.name}" data-kind="{kind}"' in page
+            assert f'<code class="path">/{ours.package}.{service.name}/{method.name}</code>' in page
+            assert f'href="#{ours.package}.{service.name}.{method.name}"' in page   # in the contents
     for message in ours.message_type:
         assert f'id="{ours.package}.{message.name}"' in page
     comments = [" ".join(location.trailing_comments.split()) for location in ours.source_code_info.location
                 if location.trailing_comments.strip()]
     assert comments and all(comment in page for comment in comments)
+    assert all(f'id="kind-{kind.replace(" ", "-")}"' in page for kind in pages.RPC_KINDS.values())
+
+
+def test_every_comment_of_the_proto_reaches_the_descriptor_set():
+    """protoc keeps a comment only where it attaches to something: a trailing comment's second
+    line before a closing brace, say, is dropped without a word."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(pages.DESCRIPTOR_SET.read_bytes()).file
+    kept = " ".join(" ".join([location.leading_comments, location.trailing_comments,
+                              *location.leading_detached_comments])
+                    for file in files for location in file.source_code_info.location)
+    kept = " ".join(kept.split())
+    written = [" ".join(line.split("//", 1)[1].split()) for line in pages.PROTO.read_text().splitlines()
+               if "//" in line]
+    assert [comment for comment in written if comment not in kept] == []
 
 
 def test_grpc_docs_read_enums_maps_and_nested_messages(tmp_path):
@@ -185,7 +218,9 @@ def test_compare_says_how_to_make_one_then_serves_the_latest(client, home):
     report = home / "compare.html"
     report.unlink(missing_ok=True)
     absent = client.get("/compare")
-    assert absent.status_code == 200 and "make demo" in absent.get_data(as_text=True)
+    said = absent.get_data(as_text=True)
+    assert absent.status_code == 200 and "make demo" in said
+    assert "python -m clients.compare all --rest http://localhost --soap http://127.0.0.1:8081/soap --grpc " in said
     report.write_text("<!doctype html><title>compare</title><p>REST 312 B, SOAP 845 B, gRPC 97 B</p>")
     try:
         present = client.get("/compare")
@@ -195,20 +230,17 @@ def test_compare_says_how_to_make_one_then_serves_the_latest(client, home):
         report.unlink()
 
 
-def test_the_live_view_shows_the_rest_servers_own_switched_off_defences(home):
+def test_the_live_view_counts_the_rest_servers_own_switched_off_defences(home):
     settings = load_settings({"PLAYLISTS_HOME": str(home), **TEST_ENV, "PLAYLISTS_UNSAFE": "ratelimit,bola"})
-    page = create_app(PlaylistService(settings)).test_client().get("/live").get_data(as_text=True)
-    config = json.loads(etree.HTML(page).xpath('//script[@id="live-config"]/text()')[0])
-    assert config["rest_unsafe"] == ["bola", "ratelimit"]
-    assert config["flood_per_10s"] >= 1 and config["brute_force_per_60s"] >= 1
+    assert pages.Counts(settings).state()["unsafe"] == {"rest": "bola,ratelimit"}
 
 
-# --- the journal tail behind /live/events -------------------------------------------------
+# --- the journal tail and the counts behind /live/events ------------------------------------
 
 def event(n: int, **fields) -> dict:
     return {"protocol": "rest", "operation": "who_am_i", "user": "alice", "auth_method": "api_key", "outcome": "ok",
             "status": "200", "bytes_in": 0, "bytes_out": 10, "ms": 1.0, "reason": "", "client": "test",
-            "at": 1000.0 + n, "stopped_at": 0, "unsafe": "", **fields}
+            "source": "127.0.0.1", "at": 1000.0 + n, "stopped_at": 0, "unsafe": "", **fields}
 
 
 def append(path, *records) -> None:
@@ -216,49 +248,52 @@ def append(path, *records) -> None:
         journal.writelines(json.dumps(record) + "\n" for record in records)
 
 
-def test_a_new_page_gets_the_last_fifty_events_and_then_each_new_one(tmp_path):
-    append(tmp_path / "events.jsonl", *(event(n) for n in range(60)))
+def ats(found) -> list:
+    return [e["at"] for _, e in found]
+
+
+def test_the_tail_reads_the_kept_journal_then_each_new_line(tmp_path):
+    append(tmp_path / "events.jsonl.1", *(event(n) for n in range(3)))
+    append(tmp_path / "events.jsonl", *(event(n) for n in range(3, 5)))
     tail = pages.JournalTail(tmp_path)
-    assert [e["at"] for e in tail.backlog(0, 50)] == [1000.0 + n for n in range(10, 60)]
+    assert ats(tail.read_new()) == [1000.0 + n for n in range(5)]
     assert tail.read_new() == []
-    append(tmp_path / "events.jsonl", event(60))
-    assert [e["at"] for e in tail.read_new()] == [1060.0]
+    append(tmp_path / "events.jsonl", event(5))
+    assert ats(tail.read_new()) == [1005.0]
     tail.close()
 
 
-def test_a_reconnecting_page_gets_what_it_missed(tmp_path):
-    append(tmp_path / "events.jsonl", *(event(n) for n in range(100)))
-    tail = pages.JournalTail(tmp_path)
-    assert [e["at"] for e in tail.backlog(1029.0, None)] == [1000.0 + n for n in range(30, 100)]
-    tail.close()
+def test_a_line_has_the_same_position_in_every_process(tmp_path):
+    append(tmp_path / "events.jsonl", *(event(n) for n in range(4)))
+    first, second = pages.JournalTail(tmp_path), pages.JournalTail(tmp_path)
+    assert [p for p, _ in first.read_new()] == [p for p, _ in second.read_new()]
+    first.close()
+    second.close()
 
 
 def test_the_tail_follows_the_journal_through_its_rotation(tmp_path):
     journal = tmp_path / "events.jsonl"
     append(journal, event(0))
     tail = pages.JournalTail(tmp_path)
-    assert len(tail.backlog(0, 50)) == 1
+    assert ats(tail.read_new()) == [1000.0]
     append(journal, event(1))
     journal.rename(tmp_path / "events.jsonl.1")     # what core/events.py does at MAX_FILE_BYTES
-    assert [e["at"] for e in tail.read_new()] == [1001.0]
+    assert ats(tail.read_new()) == [1001.0]
     append(journal, event(2), event(3))
-    assert [e["at"] for e in tail.read_new()] == [1002.0, 1003.0]
+    assert ats(tail.read_new()) == [1002.0, 1003.0]
     tail.close()
-    fresh = pages.JournalTail(tmp_path)
-    assert [e["at"] for e in fresh.backlog(0, 50)] == [1000.0, 1001.0, 1002.0, 1003.0]
-    fresh.close()
 
 
 def test_the_tail_waits_for_the_end_of_a_line(tmp_path):
     journal = tmp_path / "events.jsonl"
     tail = pages.JournalTail(tmp_path)
-    assert tail.backlog(0, 50) == [] and tail.read_new() == []
+    assert tail.read_new() == []
     line = json.dumps(event(0)) + "\n"
     journal.write_text(line[:20])
     assert tail.read_new() == []
     with journal.open("a") as file:
         file.write(line[20:])
-    assert [e["at"] for e in tail.read_new()] == [1000.0]
+    assert ats(tail.read_new()) == [1000.0]
     tail.close()
 
 
@@ -267,31 +302,153 @@ def test_the_tail_passes_on_only_the_listed_fields(tmp_path):
              "summary": "alice's envelope"}
     append(tmp_path / "events.jsonl", event(1, password="hunter2"), solve)
     tail = pages.JournalTail(tmp_path)
-    call, solved = tail.backlog(0, 50)
+    (_, call), (_, solved) = tail.read_new()
     assert set(call) == set(pages.SHOWN) and call["at"] == 1001.0
     assert solved == {k: solve[k] for k in pages.SOLVE_SHOWN}
     tail.close()
 
 
-def server_sent_events(response):
-    """The data of each event of an open text/event-stream, decoded."""
+def counted(home, *records):
+    """What the live view's counters say of these journal lines."""
+    append(home / "events.jsonl", *records)
+    counts, tail = pages.Counts(load_settings({"PLAYLISTS_HOME": str(home), **TEST_ENV})), pages.JournalTail(home)
+    for position, found in tail.read_new():
+        counts.add(position, found)
+    tail.close()
+    return counts
+
+
+def test_failed_logins_count_by_the_user_claimed_and_by_address_not_validation_errors(tmp_path):
+    now = time.time()
+    failed = {"user": "", "outcome": "unauthenticated", "stopped_at": 2, "at": now}
+    state = counted(tmp_path, event(0, **failed, claimed="bob"), event(1, **failed, claimed="bob"),
+                    event(2, **failed, source="10.0.0.9"),
+                    event(3, outcome="invalid_argument", stopped_at=2, at=now)).state()
+    assert state["logins"] == [("user bob", 2, limits.LOCKOUT_AFTER_FAILURES),
+                               ("from 127.0.0.1", 2, limits.SOURCE_LOCKOUT_AFTER_FAILURES),
+                               ("from 10.0.0.9", 1, limits.SOURCE_LOCKOUT_AFTER_FAILURES)]
+    assert state["totals"] == {"total": 4, "ok": 0, "refused": 4, "failed": 0, "rest": 4, "soap": 0, "grpc": 0}
+
+
+def test_the_totals_are_those_of_the_journal_files_kept(tmp_path):
+    counts = counted(tmp_path, event(0), event(1, protocol="grpc", outcome="not_found", stopped_at=3))
+    assert counts.state()["totals"] == {"total": 2, "ok": 1, "refused": 0, "failed": 1, "rest": 1, "soap": 0,
+                                        "grpc": 1}
+    (tmp_path / "events.jsonl").rename(tmp_path / "events.jsonl.1")
+    assert counts.state()["totals"]["total"] == 2          # rotated, still kept
+    (tmp_path / "events.jsonl.1").unlink()                  # what the next rotation does to it
+    assert counts.state()["totals"]["total"] == 0
+
+
+def stream_events(response):
+    """(name, data, id) of each event of an open text/event-stream, its data decoded from JSON."""
+    name, data, position = "message", None, ""
     for line in response.iter_lines(decode_unicode=True):
-        if line.startswith("data: "):
-            yield json.loads(line.removeprefix("data: "))
+        field, _, value = line.partition(": ")
+        if field in ("event", "id"):
+            name, position = (value, position) if field == "event" else (name, value)
+        elif field == "data":
+            data = json.loads(value)
+        elif not line and data is not None:
+            yield name, data, position
+            name, data, position = "message", None, ""
 
 
-def test_the_live_stream_sends_the_backlog_and_then_each_call_as_it_is_made(rest_server, credentials):
+def open_stream(base: str, after: str = ""):
+    """A live stream, once a slot is free: a closed stream's slot frees at its next write, within a second."""
+    deadline = time.monotonic() + 5
+    while True:
+        stream = requests.get(base + "/live/events", params={"after": after} if after else None, stream=True, timeout=5)
+        events = stream_events(stream)
+        name, data, _ = next(events)
+        if name == "state":
+            return stream, events
+        stream.close()
+        assert name == "full" and time.monotonic() < deadline, name
+        time.sleep(0.2)
+
+
+def calls(events):
+    return (data for name, data, _ in events if name == "message")
+
+
+def test_the_live_stream_sends_the_counters_the_backlog_and_then_each_call_as_it_is_made(rest_server, credentials):
     base = f"http://127.0.0.1:{rest_server.port}"
     alice = {"X-API-Key": credentials["users"]["alice"]["api_key"]}
     requests.get(base + "/v1/me", headers=alice, timeout=5)
-    with requests.get(base + "/live/events", stream=True, timeout=5) as stream:
+    stream, events = open_stream(base)
+    with stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         assert stream.headers["Cache-Control"] == "no-store"
-        events = server_sent_events(stream)
-        assert any(e["operation"] == "who_am_i" and e["user"] == "alice" for e in events)
+        assert any(e["operation"] == "who_am_i" and e["user"] == "alice" for e in calls(events))
         requests.get(base + "/live", timeout=5)  # a page view: not a call to show
         started = time.monotonic()
         requests.get(base + "/v1/moods", headers={"X-API-Key": "not-a-key"}, timeout=5)
-        refused = next(events)
+        refused = next(calls(events))
         assert time.monotonic() - started < 1
         assert (refused["operation"], refused["status"], refused["stopped_at"]) == ("list_moods", "401", 2)
+
+
+def test_a_page_that_reconnects_gets_exactly_what_it_missed(rest_server, credentials):
+    base = f"http://127.0.0.1:{rest_server.port}"
+    alice = {"X-API-Key": credentials["users"]["alice"]["api_key"], "User-Agent": "resuming"}
+    requests.get(base + "/v1/me", headers=alice, timeout=5)
+    stream, events = open_stream(base)
+    with stream:
+        last = next(position for name, data, position in events if data.get("client") == "resuming")
+    for _ in range(2):
+        requests.get(base + "/v1/moods", headers=alice, timeout=5)
+    stream, events = open_stream(base, last)
+    with stream:
+        assert [(e["operation"], e["client"]) for e in itertools.islice(calls(events), 2)] == [
+            ("list_moods", "resuming"), ("list_moods", "resuming")]
+
+
+def test_a_page_past_the_viewer_limit_is_told_at_once_and_the_api_still_answers(home, credentials):
+    server = Server("rest", home, TEST_ENV, tls=False)
+    base, streams = f"http://127.0.0.1:{server.port}", []
+    try:
+        refused = None
+        for _ in range(pages.VIEWERS * 2 + 1):   # more than every worker process admits
+            stream = requests.get(f"{base}/live/events", stream=True, timeout=5)
+            streams.append(stream)
+            name, data, _ = next(stream_events(stream))
+            if name == "full":
+                refused = data
+                break
+        assert refused == {"viewers": pages.VIEWERS}
+        me = requests.get(f"{base}/v1/me", headers={"X-API-Key": credentials["users"]["alice"]["api_key"]}, timeout=5)
+        assert me.status_code == 200
+    finally:
+        for stream in streams:
+            stream.close()
+        server.stop()
+
+
+def test_a_stopping_server_ends_its_streams_at_once_saying_so(home):
+    server = Server("rest", home, TEST_ENV, tls=False)
+    stream, events = open_stream(f"http://127.0.0.1:{server.port}")
+    with stream:
+        started = time.monotonic()
+        os.killpg(server.process.pid, signal.SIGTERM)
+        assert "stopped" in [name for name, _, _ in events]
+        told = time.monotonic() - started
+    server.stop()
+    stopped = time.monotonic() - started
+    # Held by the stream, the server would stop only at gunicorn's graceful timeout (10 s).
+    assert told < 2 and stopped < 5, f"told after {told:.1f} s, stopped after {stopped:.1f} s"
+
+
+def test_soap_docs_give_every_operation_a_sample_envelope_the_schema_accepts(client, soap_server, credentials):
+    page = etree.HTML(client.get("/docs/soap").get_data())
+    operations = page.xpath('//article[@class="operation"]')
+    assert operations and all(op.xpath('.//a[@class="back"][@href="#contents"]') for op in operations)
+    for operation in operations:
+        name = operation.get("id").removeprefix("op-")
+        sample = operation.xpath('.//details[@class="sample"]/pre/text()')[0]
+        envelope = sample.replace("<tns:ApiKey>…</tns:ApiKey>",
+                                  f"<tns:ApiKey>{credentials['users']['alice']['api_key']}</tns:ApiKey>")
+        answer = requests.post(f"http://127.0.0.1:{soap_server.port}/soap", data=envelope.encode(), timeout=5,
+                               headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{name}"'})
+        fault = etree.fromstring(answer.content).findtext(".//faultcode") or ""
+        assert answer.status_code == 200 or fault.endswith(("NotFound", "Conflict")), (name, answer.text)

@@ -507,7 +507,7 @@ def test_a_solve_is_journalled_once_in_the_shape_the_live_view_reads(env, home):
     assert len(solves) == 1, solves
     assert {"exercise": 1, "slug": "first_call", "hints": 0}.items() <= solves[0].items()
     tail = pages.JournalTail(home)
-    assert [e for e in tail.backlog(0, None) if e.get("kind") == "solve"] == [
+    assert [e for _, e in tail.read_new() if e.get("kind") == "solve"] == [
         {key: solves[0][key] for key in pages.SOLVE_SHOWN}]   # what the live view's solved list shows
     tail.close()
     assert all("kind" not in call for call in journal.calls(home, 0))  # a check never takes a solve for a call

@@ -5,4 +5,5 @@ Each prints the request it sends, the defence's answer, and one line on what sto
 `python -m clients.attacks all` runs them in this order; the flood comes last because it
 spends bob's rate-limit budget for the rest of the minute.
 """
-ORDER = ("guessed_key", "expired_token", "bola", "brute_force", "sensitive_data", "xxe", "flood")
+ORDER = ("guessed_key", "expired_token", "bola", "brute_force", "sensitive_data", "xxe", "slowloris", "stream_hog",
+         "lockout_abuse", "flood")

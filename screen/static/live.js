@@ -1,14 +1,16 @@
 "use strict";
-// The live view. Its data arrive as server-sent events from /live/events, one per call to any
-// of the three servers, as that server journalled it (core/events.py). EventSource keeps the
-// connection open, reconnects by itself when the server ends it, and sends the id of the last
-// event it saw (Last-Event-ID), so the server resumes where the page left off.
+// The live view. Its data arrive as server-sent events from /live/events: one per call to any
+// of the three servers, as that server journalled it (core/events.py), and once a second the
+// counters, which the server keeps, so that every tab and every reload shows the same numbers.
+// Each event carries its position in the journal; a page that reconnects names the last one
+// it saw (?after=) and the server resumes right after it.
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
-const ROWS = 100;   // rows in the table: a screenful, cheap to redraw
+const ROWS = 100;   // rows in the table: more than a screenful, cheap to redraw
 const KEPT = 2000;  // recent calls kept to refill the table when a filter changes
 const PROTOCOLS = {rest: "REST", soap: "SOAP", grpc: "gRPC"};
 const MARK = {ok: "✓", fail: "✗", skip: "·"};
+const AGAIN_MS = 1000, FULL_AGAIN_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -20,39 +22,13 @@ function element(tag, text, className) {
   return node;
 }
 
-// How many calls each caller made in the last `seconds`: a queue of calls, oldest first,
-// and a count per caller that grows as calls arrive and shrinks as they age out.
-class SlidingCount {
-  constructor(seconds) { this.seconds = seconds; this.calls = []; this.counts = new Map(); }
+// "generate_playlist" may break after its underscore rather than be cut.
+const breakable = (name) => name.replaceAll("_", "_\u200b");
 
-  add(at, caller) {
-    this.calls.push([at, caller]);
-    this.counts.set(caller, (this.counts.get(caller) || 0) + 1);
-  }
-
-  expire(now) {
-    let gone = 0;
-    while (gone < this.calls.length && this.calls[gone][0] < now - this.seconds) {
-      const caller = this.calls[gone++][1];
-      const left = this.counts.get(caller) - 1;
-      if (left) this.counts.set(caller, left); else this.counts.delete(caller);
-    }
-    this.calls.splice(0, gone);
-  }
-
-  top(n) { return [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, n); }
-}
-
-const totals = {total: 0, ok: 0, refused: 0, failed: 0, rest: 0, soap: 0, grpc: 0};
-const lastTen = new SlidingCount(10), refusals = new SlidingCount(60);
-// The defences each server has switched off: REST's from its own settings, the others' from
-// their latest call.
-const unsafe = {rest: config.rest_unsafe.join(",")};
 const users = new Set();
-let recent = [], queue = [], flushing = false, switchesShown = "";
+const seen = new Set();   // positions already shown: a resumed stream may repeat a few
+let recent = [], queue = [], flushing = false, lastId = "", source = null;
 
-// A user once the server knew them; before that, the client's own description of itself.
-const caller = (e) => e.user || `anonymous · ${e.client || "unknown client"}`;
 // stopped_at: 0 when all three steps succeeded, else the step that failed (2 or 3).
 const outcomeClass = (e) => (e.stopped_at === 2 ? "refused" : e.stopped_at === 3 ? "failed" : "ok");
 
@@ -63,35 +39,28 @@ function matches(e) {
     && (!outcome || outcome === outcomeClass(e) || outcome === e.outcome);
 }
 
-function count(e) {
-  totals.total++;
-  totals[outcomeClass(e)]++;
-  if (e.protocol in PROTOCOLS) totals[e.protocol]++;
-  lastTen.add(e.at, caller(e));
-  if (e.stopped_at === 2) refusals.add(e.at, caller(e));
-  if (e.protocol !== "rest") unsafe[e.protocol] = e.unsafe;
-  if (e.user && !users.has(e.user)) {
-    users.add(e.user);
-    $("filter-user").append(new Option(e.user, e.user));
-  }
-}
-
 function row(e) {
   const tr = element("tr", undefined, outcomeClass(e));
   Object.assign(tr.dataset, {protocol: e.protocol, operation: e.operation, user: e.user, outcome: e.outcome});
   const time = new Date(e.at * 1000);
-  const identity = element("td", e.user || "anonymous", "identity");
-  identity.append(element("small", e.user ? e.auth_method : e.client));
-  identity.title = e.client;
+  const identity = element("td", e.user || (e.claimed ? `claimed ${e.claimed}` : "anonymous"), "identity");
+  // A User-Agent's product name says which client it is; its version and the rest are in the tooltip.
+  identity.append(element("small", e.user ? e.auth_method : (e.client || "").split("/")[0] || e.source));
+  identity.title = `${e.client} from ${e.source}`;
+  const answer = element("td", undefined, "answer");
+  answer.append(element("strong", e.status));
+  if (e.reason) answer.append(" ", e.reason);
   tr.append(
-    element("td", `${time.toTimeString().slice(0, 8)}.${String(time.getMilliseconds()).padStart(3, "0")}`, "time"),
+    element("td", time.toTimeString().slice(0, 8), "time"),
     element("td", PROTOCOLS[e.protocol] || e.protocol, `protocol ${e.protocol}`),
-    element("td", e.operation, "operation"),
+    element("td", breakable(e.operation), "operation"),
     identity,
     ...[1, 2, 3].map((step) => stepCell(e, step)),
+    answer,
     element("td", e.bytes_in.toLocaleString("en"), "num"),
     element("td", e.bytes_out.toLocaleString("en"), "num"),
-    element("td", e.ms.toFixed(1), "num"));
+    element("td", e.ms.toFixed(e.ms < 100 ? 1 : 0), "num"));
+  tr.firstChild.title = time.toISOString();
   return tr;
 }
 
@@ -99,20 +68,15 @@ function stepCell(e, step) {
   const state = !e.stopped_at || step < e.stopped_at ? "ok" : step === e.stopped_at ? "fail" : "skip";
   const td = element("td", MARK[state], `step ${state}`);
   td.dataset.step = step;
-  if (step === (e.stopped_at || 3)) {  // the step that gave the answer: its status and why
-    td.append(" ", element("strong", e.status));
-    if (state === "fail" && e.reason) td.append(" ", e.reason);
-    td.title = `${e.status} ${e.reason || ""}`.trim();
-  }
   return td;
 }
 
-function bars(list, entries, alarm) {
+function bars(list, entries) {
   if (!entries.length) {
     list.replaceChildren(element("li", "none", "empty"));
     return;
   }
-  list.replaceChildren(...entries.map(([who, n]) => {
+  list.replaceChildren(...entries.map(([who, n, alarm]) => {
     const item = element("li", undefined, n >= alarm ? "alarm" : "");
     const fill = element("span", undefined, "fill");
     fill.style.width = `${Math.min(100, (100 * n) / alarm)}%`;
@@ -124,39 +88,36 @@ function bars(list, entries, alarm) {
   }));
 }
 
-function renderCounters() {
-  for (const [name, value] of Object.entries(totals)) {
-    const node = $(name === "total" ? "total" : `total-${name}`);
+// The counters, the busiest callers, the defences and the solves, as the server counted them.
+function renderState(state) {
+  for (const [name, value] of Object.entries(state.totals)) {
+    const node = $(`total-${name}`);
     node.textContent = value.toLocaleString("en");
     node.dataset.count = value;
   }
-  const now = Date.now() / 1000;  // the servers' clocks are this machine's: they journal time.time()
-  lastTen.expire(now);
-  refusals.expire(now);
-  bars($("flood"), lastTen.top(6), config.flood_per_10s);
-  bars($("brute-force"), refusals.top(6), config.brute_force_per_60s);
-  renderSwitches();
-}
-
-function renderSwitches() {
-  const shown = JSON.stringify(unsafe);
-  if (shown === switchesShown) return;
-  switchesShown = shown;
+  bars($("flood"), state.flood);
+  bars($("logins"), state.logins);
   $("switches").replaceChildren(...Object.entries(PROTOCOLS).map(([protocol, name]) => {
-    const off = protocol in unsafe ? (unsafe[protocol] || "").split(",").filter(Boolean) : null;
-    const item = element("li", undefined, off === null ? "unknown" : off.length ? "off" : "on");
+    const off = protocol in state.unsafe ? state.unsafe[protocol].split(",").filter(Boolean) : null;
+    const item = element("span", undefined, `switch ${off === null ? "unknown" : off.length ? "off" : "on"}`);
     item.dataset.protocol = protocol;
     item.append(element("strong", name), " ",
       off === null ? "no call yet"
-        : off.length ? `OFF for teaching: ${off.map((d) => config.defences[d] || d).join(", ")}` : "all defences on");
+        : off.length ? `OFF: ${off.map((d) => config.defences[d] || d).join(", ")}` : "all on");
+    item.title = off && off.length ? "switched off for teaching" : "";
     return item;
   }));
+  if (state.solves.length) {
+    $("solves").replaceChildren(...state.solves.slice().reverse().map((s) => {
+      const when = new Date(s.at * 1000).toLocaleTimeString("en-GB");
+      return element("span", `${s.exercise} ${s.title} ${when} (${s.hints} hint${s.hints === 1 ? "" : "s"})`, "solve");
+    }));
+  }
 }
 
 function renderShown() {
   const matching = recent.filter(matches).length;
-  const kept = recent.length.toLocaleString("en");
-  $("shown").textContent = `${matching.toLocaleString("en")} of the last ${kept} calls match`;
+  $("shown").textContent = `${matching.toLocaleString("en")} of ${recent.length.toLocaleString("en")} shown`;
 }
 
 function redraw() {
@@ -169,12 +130,16 @@ function flush() {
   flushing = false;
   const batch = queue;
   queue = [];
-  batch.forEach(count);
+  for (const e of batch) {
+    if (e.user && !users.has(e.user)) {
+      users.add(e.user);
+      $("filter-user").append(new Option(e.user, e.user));
+    }
+  }
   recent = recent.concat(batch).slice(-KEPT);
   const table = $("calls");
   table.prepend(...batch.filter(matches).slice(-ROWS).reverse().map(row));
   while (table.rows.length > ROWS) table.lastElementChild.remove();
-  renderCounters();
   renderShown();
 }
 
@@ -183,51 +148,54 @@ function setStatus(state, text) {
   $("status").textContent = text;
 }
 
-// A workshop solve is no call: it goes to its own list, not into the counters.
-function solved(e) {
-  const item = document.createElement("li");
-  const when = new Date(e.at * 1000).toLocaleTimeString("en-GB");
-  item.textContent = `${when}  exercise ${e.exercise}: ${e.title}  (${e.hints} hint${e.hints === 1 ? "" : "s"})`;
-  $("solves").querySelector(".none")?.remove();
-  $("solves").prepend(item);
-}
-
-// A new connection starts with a backlog: what was seen already is skipped. Not by time alone:
-// each server process writes its calls in batches, so a call may reach the journal after a
-// later call of another process.
-const seen = new Set();
-const SEEN_KEPT = 5000;
-
 function receive(message) {
-  const e = JSON.parse(message.data);
-  const key = `${e.at} ${e.protocol} ${e.operation} ${e.kind}`;
-  if (seen.has(key)) return;
-  if (seen.size >= SEEN_KEPT) seen.delete(seen.values().next().value);
-  seen.add(key);
-  if (e.kind === "solve") return solved(e);
-  queue.push(e);
+  lastId = message.lastEventId;
+  if (seen.has(lastId)) return;
+  seen.add(lastId);
+  if (seen.size > KEPT) seen.delete(seen.values().next().value);
+  queue.push(JSON.parse(message.data));
   if (!flushing) {
     flushing = true;
     setTimeout(flush, 50);
   }
 }
 
-// EventSource reconnects by itself after a dropped stream, but gives up for good on an
-// answer other than 200 (the server's 503 when every live-view slot is taken): then we
-// open a new one a few seconds later.
-function connect() {
-  const source = new EventSource(config.events);
-  source.onopen = () => setStatus("live", "● live");
+// The server tells the page why a stream ends. EventSource would reconnect by itself, but
+// only after an error (and never after a refusal), and it cannot tell a planned end from a
+// failure: so the page closes each stream itself and opens the next one.
+function connect(after) {
+  const status = $("status");
+  status.dataset.streams = Number(status.dataset.streams) + 1;
+  source = new EventSource(config.events + (after ? `?after=${encodeURIComponent(after)}` : ""));
   source.onmessage = receive;
+  // An admitted stream starts with the counters (a refused one with `full`): live from then on.
+  source.addEventListener("state", (message) => {
+    if (status.dataset.state !== "live") setStatus("live", "● live");
+    renderState(JSON.parse(message.data));
+  });
+  // A stream ends on schedule: resume at once, right after the last call seen. No visible gap.
+  source.addEventListener("rollover", () => again(0));
+  source.addEventListener("stopped", () => {
+    setStatus("stopped", "server stopped: reconnecting when it is back…");
+    again(AGAIN_MS);
+  });
+  source.addEventListener("full", (message) => {
+    const {viewers} = JSON.parse(message.data);
+    setStatus("full", `viewer limit reached (${viewers} pages per server process): close a tab; trying again…`);
+    again(FULL_AGAIN_MS);
+  });
   source.onerror = () => {
-    if (source.readyState !== EventSource.CLOSED) return setStatus("reconnecting", "reconnecting…");
-    setStatus("reconnecting", "the server is busy: trying again…");
-    setTimeout(connect, 3000);
+    if ($("status").dataset.state !== "stopped") setStatus("reconnecting", "connection lost: reconnecting…");
+    again(AGAIN_MS);
   };
 }
 
-connect();
+function again(delay) {
+  source.close();
+  source.onerror = null;
+  setTimeout(() => connect(lastId), delay);
+}
+
+connect("");
 for (const id of ["filter-protocol", "filter-user", "filter-outcome"]) $(id).addEventListener("change", redraw);
-setInterval(renderCounters, 1000);
-renderCounters();
 renderShown();

@@ -46,7 +46,7 @@
         <dt>WSDL</dt><dd><a href="{$wsdl_url}"><xsl:value-of select="$wsdl_url"/></a></dd>
       </dl>
 
-      <nav class="toc" aria-label="Operations">
+      <nav class="toc" id="contents" aria-label="Operations">
         <xsl:for-each select="wsdl:portType/wsdl:operation">
           <a href="#op-{@name}"><xsl:value-of select="@name"/></a>
         </xsl:for-each>
@@ -85,7 +85,7 @@
             and not(key('operation', substring-before(@name, 'Response')))]">
           <xsl:sort select="@name"/>
           <article class="type" id="type-{@name}">
-            <h3><xsl:value-of select="@name"/></h3>
+            <h3><xsl:value-of select="@name"/> <a class="back" href="#contents">↑ contents</a></h3>
             <xsl:apply-templates select="." mode="fields"/>
           </article>
         </xsl:for-each>
@@ -144,7 +144,7 @@ SOAPAction: "<xsl:value-of select="$action"/>"
   <xsl:template match="wsdl:portType/wsdl:operation">
     <xsl:variable name="binding" select="/wsdl:definitions/wsdl:binding/wsdl:operation[@name = current()/@name]"/>
     <article class="operation" id="op-{@name}">
-      <h3><xsl:value-of select="@name"/></h3>
+      <h3><xsl:value-of select="@name"/> <a class="back" href="#contents">↑ contents</a></h3>
       <p><xsl:value-of select="wsdl:documentation"/></p>
       <dl class="facts">
         <dt>SOAPAction</dt><dd><code><xsl:value-of select="$binding/soap:operation/@soapAction"/></code></dd>
@@ -160,8 +160,58 @@ SOAPAction: "<xsl:value-of select="$action"/>"
       <div class="messages">
         <xsl:apply-templates select="wsdl:input | wsdl:output"/>
       </div>
+      <xsl:apply-templates select="." mode="sample"/>
     </article>
   </xsl:template>
+
+  <!-- A sample envelope for one operation: its request element with every field, filled with
+       values from the catalog where the field is one a learner would type. -->
+  <xsl:template match="wsdl:operation" mode="sample">
+    <xsl:variable name="header" select="substring-after(key('message', substring-after($headers[1]/@message, ':'))
+        /wsdl:part[@name = $headers[1]/@part]/@element, ':')"/>
+    <xsl:variable name="body"
+        select="substring-after(key('message', substring-after(wsdl:input/@message, ':'))/wsdl:part/@element, ':')"/>
+    <xsl:variable name="fields" select="key('complex', substring-after(key('element', $body)/@type, ':'))
+        /xs:sequence/xs:element[@name != 'page_token']"/>
+    <details class="sample">
+      <summary>A sample envelope for <xsl:value-of select="@name"/></summary>
+      <pre>&lt;soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tns="<xsl:value-of select="$tns"/>"&gt;
+  &lt;soap:Header&gt;&lt;tns:<xsl:value-of select="$header"/>&gt;…&lt;/tns:<xsl:value-of select="$header"/>&gt;&lt;/soap:Header&gt;
+  &lt;soap:Body&gt;
+    <xsl:choose>
+      <xsl:when test="$fields">&lt;tns:<xsl:value-of select="$body"/>&gt;<xsl:apply-templates select="$fields"
+          mode="sample"><xsl:with-param name="indent" select="'      '"/></xsl:apply-templates>
+    &lt;/tns:<xsl:value-of select="$body"/>&gt;</xsl:when>
+      <xsl:otherwise>&lt;tns:<xsl:value-of select="$body"/>/&gt;</xsl:otherwise>
+    </xsl:choose>
+  &lt;/soap:Body&gt;
+&lt;/soap:Envelope&gt;</pre>
+    </details>
+  </xsl:template>
+
+  <xsl:template match="xs:element" mode="sample">
+    <xsl:param name="indent"/>
+    <xsl:variable name="inner" select="key('complex', substring-after(@type, ':'))/xs:sequence/xs:element"/>
+    <xsl:text>&#10;</xsl:text><xsl:value-of select="$indent"/>&lt;tns:<xsl:value-of select="@name"/>&gt;<xsl:choose>
+      <xsl:when test="$inner">
+        <xsl:apply-templates select="$inner" mode="sample">
+          <xsl:with-param name="indent" select="concat($indent, '  ')"/>
+        </xsl:apply-templates>
+        <xsl:text>&#10;</xsl:text><xsl:value-of select="$indent"/>
+      </xsl:when>
+      <xsl:when test="@name = 'mood'">calm</xsl:when>
+      <xsl:when test="@name = 'era'">Baroque</xsl:when>
+      <xsl:when test="@name = 'composer'">Bach</xsl:when>
+      <xsl:when test="@name = 'text'">air</xsl:when>
+      <xsl:when test="@name = 'track_id'">bach-bwv1068-air</xsl:when>
+      <xsl:when test="@name = 'id' or @name = 'playlist_id'">pl_8kQ2vX7nRb</xsl:when>
+      <xsl:when test="@name = 'name'">Evening calm</xsl:when>
+      <xsl:when test="@name = 'page_size'">10</xsl:when>
+      <xsl:when test="@name = 'duration_minutes'">30</xsl:when>
+      <xsl:when test="@name = 'position' or @name = 'version'">1</xsl:when>
+      <xsl:when test="@name = 'message'">hello</xsl:when>
+      <xsl:otherwise>…</xsl:otherwise>
+    </xsl:choose>&lt;/tns:<xsl:value-of select="@name"/>&gt;</xsl:template>
 
   <xsl:template match="wsdl:input | wsdl:output">
     <xsl:variable name="element"
