@@ -48,6 +48,7 @@ gen/.stamp: $(RUNTIME) $(wildcard protos/playlist/v1/*.proto)
 
 setup: $(RUNTIME) gen/.stamp  ## venv (runtime only), stubs, database, credentials and certificates
 	$(PY) -m core.setup
+	$(PY) -m clients.postman --environment
 
 demo: setup  ## start the servers, run the side-by-side tour, stop them
 	$(PY) -m serve --demo
@@ -76,14 +77,17 @@ bench: setup $(DEV)  ## the three protocols side by side, each against its bare 
 soak: setup  ## 60 s of mixed and hostile traffic at concurrency 32; exit 0 only with no unexpected error
 	$(PY) -m soak --seconds 60 --concurrency 32
 
-# A home of its own, fresh each time: the lockouts and rate counters one run leaves behind
-# (as they should) would refuse the next run's demo users. Tokens live 3 s, so that the
-# expired-token attack can wait for one to expire.
-attacks: setup  ## start the servers, run every attack against them, stop them (exit 0: all stopped)
-	@export PLAYLISTS_HOME=$$(mktemp -d) PLAYLISTS_TOKEN_SECONDS=3; \
+# Servers already running on the configured ports (`make serve`) are attacked as they are,
+# with $(PLAYLISTS_HOME)'s secrets; if only some are, it stops and says so. Otherwise it
+# starts its own on a home of its own, fresh each time: the lockouts and rate counters one
+# run leaves behind (as they should) would refuse the next run's demo users. Tokens live
+# 3 s, so that the expired-token attack can wait for one to expire.
+attacks: setup  ## run every attack against the running servers, or start, attack, stop (exit 0: all stopped)
+	@$(PY) -m clients.attacks --running; case $$? in 0) exec $(PY) -m clients.attacks all;; 3) ;; *) exit 2;; esac; \
+	export PLAYLISTS_HOME=$$(mktemp -d) PLAYLISTS_TOKEN_SECONDS=3; \
 	$(PY) -m core.setup > /dev/null || exit 1; \
 	$(PY) -m serve > $$PLAYLISTS_HOME/serve.log 2>&1 & serve=$$!; \
-	until grep -q "start here" $$PLAYLISTS_HOME/serve.log || ! kill -0 $$serve 2>/dev/null; do sleep 0.1; done; \
+	until grep -qs "start here" $$PLAYLISTS_HOME/serve.log || ! kill -0 $$serve 2>/dev/null; do sleep 0.1; done; \
 	if ! kill -0 $$serve 2>/dev/null; then tail -n 15 $$PLAYLISTS_HOME/serve.log; exit 1; fi; \
 	$(PY) -m clients.attacks all --wait 30; code=$$?; \
 	kill $$serve; wait $$serve; \

@@ -8,6 +8,7 @@ file: each writes its lines in batches, each batch with a single O_APPEND write,
 never interleave, and each process's lines keep the order of its calls.
 """
 import atexit
+import contextvars
 import fcntl
 import json
 import logging
@@ -56,6 +57,7 @@ class CallEvent:
     unsafe: str = ""       # the defences that were off for this caller: "bola,ratelimit"
     at: float = field(default_factory=time.time)
     claimed: str = ""      # the user name a refused login claimed (Basic, UsernameToken): lockouts count by it
+    changed: tuple = ()    # what a successful update changed: "name", "mood", "tracks"
 
     @property
     def stopped_at(self) -> int:
@@ -69,6 +71,17 @@ class CallEvent:
         return f"received {marks[0]} → authenticated+validated {marks[1]} → answered {marks[2]}"
 
 
+# Which fields a successful update changed: only the core knows which of an update's fields
+# were given, and the journal wants it (the workshop tells a rename from a track change). A
+# thread serves one call at a time, so a context variable carries it from the core to the
+# call's event, which takes it and clears it.
+_changed = contextvars.ContextVar("changed", default=())
+
+
+def note_changes(*fields: str) -> None:
+    _changed.set(fields)
+
+
 def call_event(protocol: str, operation: str, identity: Identity | None, outcome: str, status: str,
                bytes_in: int, bytes_out: int, started: float, reason: str = "", client: str = "",
                source: str = "", claimed: str = "") -> CallEvent:
@@ -78,9 +91,11 @@ def call_event(protocol: str, operation: str, identity: Identity | None, outcome
     user = identity.user if identity else ""
     # Marked now, as the call is answered: a seat may switch a defence back on a moment later.
     unsafe = _Journal.defences.switched_off(user) if _Journal.defences else _Journal.unsafe
+    changed = _changed.get()
+    _changed.set(())
     return CallEvent(protocol, operation, user, identity.method if identity else "", outcome, status, bytes_in,
                      bytes_out, (time.perf_counter() - started) * 1000, reason, client, source, unsafe=unsafe,
-                     claimed=claimed if identity is None else "")
+                     claimed=claimed if identity is None else "", changed=changed)
 
 
 class _Journal:

@@ -10,7 +10,7 @@ import re
 import secrets
 from datetime import datetime, timezone
 
-from . import limits, pagination
+from . import events, limits, pagination
 from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
 from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, VersionRequired, invalid
@@ -204,7 +204,10 @@ class PlaylistService:
                          (current.name if name is None else name, current.mood if mood is None else mood, current.id))
             if track_ids is not None:
                 self._write_tracks(conn, current.id, list(track_ids))
-            return self._bump(conn, identity, current)
+            updated = self._bump(conn, identity, current)
+        events.note_changes(*(f for f, value in (("name", name), ("mood", mood), ("tracks", track_ids))
+                              if value is not None))
+        return updated
 
     def add_track(self, identity: Identity, playlist_id: str, track_id: str, position: int = 0,
                   expected_version: int | None = None) -> Playlist:

@@ -18,6 +18,7 @@ from core import events
 from core.auth import Caller
 from core.errors import ServiceError, invalid
 
+DEADLINE_SLACK = 0.25   # seconds: how much earlier than the server a client may see its deadline pass
 _KINDS = {(False, False): "unary_unary", (False, True): "unary_stream",
           (True, False): "stream_unary", (True, True): "stream_stream"}
 
@@ -137,8 +138,12 @@ class Call:
         """Record the call; answer an error with its status (which raises, ending the call)."""
         status = None
         if not context.is_active():
-            # Cancelled by the client, or its deadline passed: no one will read an answer.
-            code = grpc.StatusCode.DEADLINE_EXCEEDED if context.time_remaining() == 0 else grpc.StatusCode.CANCELLED
+            # Cancelled by the client, or its deadline passed: no one will read an answer. A client
+            # whose deadline passes cancels the call too, a moment before the server's own copy of
+            # the deadline (it started when the request arrived) runs out: nearly none left is the deadline.
+            remaining = context.time_remaining()
+            code = (grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining < DEADLINE_SLACK
+                    else grpc.StatusCode.CANCELLED)
             outcome, reason = code.name.lower(), "the client stopped waiting"
         elif error is None:
             code, outcome, reason = grpc.StatusCode.OK, "ok", ""

@@ -18,6 +18,7 @@ from flask import (Blueprint, Response, current_app, jsonify, make_response, ren
                    send_from_directory, url_for)
 from google.protobuf import descriptor_pb2
 from lxml import etree
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from core import classroom, config, events, limits
@@ -29,6 +30,7 @@ WSDL = ROOT / "wsdl" / "playlists.wsdl"
 PROTO = ROOT / "protos" / "playlist" / "v1" / "playlist.proto"
 DESCRIPTOR_SET = ROOT / "gen" / "playlist.desc"        # written by `make setup`, with the proto's comments
 WSDL_TO_HTML = Path(__file__).parent / "templates" / "wsdl.xsl"
+HANDOUT = ROOT / "docs" / "handout.md"
 SWAGGER_UI = Path(flask_swagger_ui.__file__).parent / "dist"
 
 # Only this origin: no inline script, no outside host. data: images are Swagger UI's icons.
@@ -89,6 +91,14 @@ def wsdl():
     if not WSDL.exists():
         return missing("The WSDL", WSDL, "make wsdl")
     return send_file(WSDL, mimetype="text/xml")
+
+
+@pages.get("/handout")
+def handout():
+    """The attendee's sheet, docs/handout.md, as a page that prints on two A4 pages."""
+    # CommonMark with tables; raw HTML in the file stays text, as it does on GitHub.
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(HANDOUT.read_text())
+    return render_template("handout.html", handout=Markup(html))
 
 
 # --- the three contracts, as documentation that cannot drift from them --------------------

@@ -12,7 +12,7 @@ from clients.attacks import __main__ as attacks_main
 from clients.attacks import common
 from core.config import load_settings
 from core.setup import setup
-from serve.launch import ROOT, Server
+from serve.launch import ROOT, Server, free_port
 
 ATTACKS_FOLDER = ROOT / "clients" / "attacks"
 
@@ -24,8 +24,9 @@ def fresh_home(tmp_path_factory):
     return home
 
 
-def run_attacks(home, env: dict, *arguments: str) -> subprocess.CompletedProcess:
-    """Start the three servers on `home` with `env`, run `python -m clients.attacks` against them."""
+def run_attacks(home, env: dict, *arguments: str, client_home=None) -> subprocess.CompletedProcess:
+    """Start the three servers on `home` with `env`, run `python -m clients.attacks` against them
+    (with the secrets of `client_home`, by default the servers' own)."""
     servers = []
     try:
         for kind in ("rest", "soap", "rpc"):
@@ -34,7 +35,8 @@ def run_attacks(home, env: dict, *arguments: str) -> subprocess.CompletedProcess
         return subprocess.run(
             [sys.executable, "-m", "clients.attacks", *arguments, "--rest", f"http://127.0.0.1:{rest.port}",
              "--soap", f"http://127.0.0.1:{soap.port}/soap", "--grpc", f"127.0.0.1:{rpc.port}", "--wait", "10"],
-            cwd=ROOT, env={**os.environ, "PLAYLISTS_HOME": str(home)}, capture_output=True, text=True, timeout=300)
+            cwd=ROOT, env={**os.environ, "PLAYLISTS_HOME": str(client_home or home)}, capture_output=True, text=True,
+            timeout=300)
     finally:
         for server in servers:
             server.stop()
@@ -100,3 +102,36 @@ def test_the_attacks_know_only_the_wire_and_the_contracts():
                 continue   # relative imports stay inside clients/
             assert {n.split(".")[0] for n in names} <= allowed, (path.name, names)
 
+
+
+# --- make attacks beside servers already running --------------------------------------------------------
+
+def running(servers: list, *, home) -> subprocess.CompletedProcess:
+    """`python -m clients.attacks --running` against three addresses; None is a port nobody listens on."""
+    ports = [server.port if server else free_port() for server in servers]
+    return subprocess.run([sys.executable, "-m", "clients.attacks", "--running",
+                           "--rest", f"http://127.0.0.1:{ports[0]}", "--soap", f"http://127.0.0.1:{ports[1]}/soap",
+                           "--grpc", f"127.0.0.1:{ports[2]}"],
+                          cwd=ROOT, env={**os.environ, "PLAYLISTS_HOME": str(home)}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_make_attacks_attacks_the_servers_running_stops_beside_some_and_starts_its_own_beside_none(fresh_home):
+    servers = [Server(kind, fresh_home, {}, tls=False) for kind in ("rest", "soap", "rpc")]
+    try:
+        every = running(servers, home=fresh_home)
+        assert every.returncode == 0 and "already running" in every.stdout, every.stdout + every.stderr
+        assert "so the attacks go to them" in every.stdout and str(fresh_home / "credentials.json") in every.stdout
+        some = running([servers[0], None, None], home=fresh_home)
+        assert some.returncode == 2 and len(some.stdout.strip().splitlines()) == 1, some.stdout
+        assert f"127.0.0.1:{servers[0].port} is taken" in some.stdout and "stop what runs there" in some.stdout
+    finally:
+        for server in servers:
+            server.stop()
+    assert running([None, None, None], home=fresh_home).returncode == 3
+
+
+def test_servers_of_another_home_are_named_as_such(fresh_home, tmp_path):
+    setup(load_settings({**os.environ, "PLAYLISTS_HOME": str(tmp_path)}))
+    done = run_attacks(fresh_home, {}, "xxe", client_home=tmp_path)
+    assert done.returncode == 1 and "they were started with another home" in done.stderr, done.stdout + done.stderr

@@ -94,6 +94,7 @@ def base(rest_server):
     ("/docs/soap", "#op-WhoAmI"),
     ("/docs/grpc", '[data-kind="bidirectional streaming"]'),
     ("/compare", "pre.command"),
+    ("/handout", "article.sheet table"),
 ])
 def test_page_renders_with_no_console_error_and_no_outside_request(visit, base, home, path, rendered):
     if path == "/docs/soap" and not pages.WSDL.exists():

@@ -474,10 +474,11 @@ def test_schemathesis_against_the_running_server(schemathesis_server, served_sch
 # --- REST and SOAP: the README's curl lines, verbatim -------------------------------------------
 
 def readme_blocks(section: str) -> list[str]:
-    """The ```sh blocks of the README section whose heading starts with `section`."""
-    text = (ROOT / "README.md").read_text()
+    """The ```sh blocks of the section of docs/reference.md (the README's tour, moved there)
+    whose heading starts with `section`."""
+    text = (ROOT / "docs" / "reference.md").read_text()
     part = re.search(rf"^## {re.escape(section)}.*?(?=^## )", text, re.S | re.M)
-    assert part, f"README.md has no section '## {section}'"
+    assert part, f"docs/reference.md has no section '## {section}'"
     return re.findall(r"^```sh\n(.*?)^```", part.group(0), re.S | re.M)
 
 

@@ -4,6 +4,7 @@ helps; hints come one at a time; a solve reaches the journal; reset really reset
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import sqlite3
@@ -48,19 +49,25 @@ def env(home, rest_server, soap_server, rpc_server):
 
 
 @pytest.fixture(scope="module")
-def rest_with(home):
-    """A REST server on its own ports, same home, started with extra settings (once per settings)."""
+def server_with(home):
+    """A server on its own ports, same home, started with extra settings (once per kind and settings)."""
     started = {}
 
-    def start(**settings) -> str:
-        key = tuple(sorted(settings.items()))
+    def start(kind: str, **settings) -> Server:
+        key = (kind, *sorted(settings.items()))
         if key not in started:
-            started[key] = Server("rest", home, {**TEST_ENV, **settings})
-        return f"http://127.0.0.1:{started[key].port}"
+            started[key] = Server(kind, home, {**TEST_ENV, **settings})
+        return started[key]
 
     yield start
     for server in started.values():
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def rest_with(server_with):
+    """The address of a REST server started with extra settings."""
+    return lambda **settings: f"http://127.0.0.1:{server_with('rest', **settings).port}"
 
 
 @pytest.fixture(autouse=True)
@@ -168,6 +175,69 @@ def test_the_attack_must_be_fixed_after_it_was_found(env, rest_with):
     fails_saying(check(exercise, env), "not yet fail with it on after that", "plain `make serve`")
 
 
+def solve(exercise, env, unsafe) -> subprocess.CompletedProcess:
+    """Do the exercise as its solution says: an attack first with its defence off
+    (`unsafe(switch)` gives that REST server's address), then with it on."""
+    if exercise.slug in SWITCH:
+        run_solution(exercise, env, REST=unsafe(SWITCH[exercise.slug]))
+    run_solution(exercise, env)
+    return check_until_solved(exercise, env)
+
+
+def test_every_solution_passes_in_any_order_twice_and_after_the_attacks(home, rest_with):
+    """One set of servers with a small budget, so that a flood really spends it; the thirteen
+    solutions in a shuffled order, then every attack, then the thirteen again in another order."""
+    budget = {**TEST_ENV, "PLAYLISTS_RATE_LIMIT": FLOOD_BUDGET}
+    servers = {kind: Server(kind, home, budget) for kind in ("rest", "soap", "rpc")}
+    try:
+        env = {**os.environ, **budget, "PLAYLISTS_HOME": str(home),
+               "REST": f"http://127.0.0.1:{servers['rest'].port}",
+               "REST_TLS": f"https://127.0.0.1:{servers['rest'].tls_port}",
+               "SOAP": f"http://127.0.0.1:{servers['soap'].port}/soap",
+               "SOAP_TLS": f"https://127.0.0.1:{servers['soap'].tls_port}/soap",
+               "GRPC": f"127.0.0.1:{servers['rpc'].port}", "GRPC_TLS": f"127.0.0.1:{servers['rpc'].tls_port}"}
+        seed = random.randrange(10 ** 6)
+        order = random.Random(seed)
+
+        def unsafe(switch):
+            return rest_with(PLAYLISTS_UNSAFE=switch, PLAYLISTS_RATE_LIMIT=FLOOD_BUDGET)
+
+        for round_ in (1, 2):
+            exercises = order.sample(EXERCISES, len(EXERCISES))
+            for exercise in exercises:
+                assert workshop(env, "reset", str(exercise.number)).returncode == 0
+                result = solve(exercise, env, unsafe)
+                assert result.returncode == 0, (f"round {round_}, seed {seed}, order "
+                                                f"{[e.number for e in exercises]}: {said(result)}")
+            if round_ == 1:
+                # As the attacks' own preflight advises: opening an exercise gives a fresh budget.
+                assert workshop(env, "reset", "1").returncode == 0
+                attacks = subprocess.run([sys.executable, "-m", "clients.attacks", "all", "--rest", env["REST"],
+                                          "--soap", env["SOAP"], "--grpc", env["GRPC"], "--token-wait", "0"],
+                                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                assert "attacks stopped" in attacks.stdout, attacks.stdout + attacks.stderr
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.mark.parametrize("slug, attack", [("bola", "bola"), ("sensitive_data", "sensitive_data"),
+                                          ("brute_force", "brute_force"), ("flood", "flood")])
+def test_the_attack_scripts_solve_their_exercise(slug, attack, env, server_with):
+    """The route the hints give: the attack against the three servers with its defence off,
+    then on; it leaves the evidence the check needs (alice's playlist, the stored name)."""
+    exercise = EXERCISE[slug]
+    budget = {"PLAYLISTS_RATE_LIMIT": FLOOD_BUDGET} if slug == "flood" else {}
+    start(exercise, env)
+    for settings in ({"PLAYLISTS_UNSAFE": SWITCH[slug], **budget}, budget):
+        rest, soap, rpc = (server_with(kind, **settings) for kind in ("rest", "soap", "rpc"))
+        subprocess.run([sys.executable, "-m", "clients.attacks", attack, "--rest", f"http://127.0.0.1:{rest.port}",
+                        "--soap", f"http://127.0.0.1:{soap.port}/soap", "--grpc", f"127.0.0.1:{rpc.port}"],
+                       cwd=ROOT, env={**env, **budget}, capture_output=True, timeout=300)
+    result = check(exercise, env, **budget)
+    assert result.returncode == 0 and "Found and fixed" in said(result), said(result)
+
+
 # --- doing nothing, or the wrong thing, fails with a sentence that helps ----------------------------
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.slug)
@@ -230,7 +300,92 @@ def test_the_wrong_protocol_is_named(env, credentials):
     stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(env["GRPC"]))
     stub.SearchTracks(pb.SearchTracksRequest(page_size=5), metadata=[("x-api-key", key["X-API-Key"])])
     fails_saying(check(exercise, env), "over REST and SOAP, but none over gRPC yet",
-                 "Over gRPC, I saw a gRPC search_tracks", "not refused as an invalid argument")
+                 "over gRPC the closest was a gRPC search_tracks", "not refused as an invalid argument")
+
+
+def update_everywhere(env, key: str, **change) -> None:
+    """The same update_playlist over REST, SOAP and gRPC, each on a playlist of its own."""
+    header = {"X-API-Key": key}
+    ids = [requests.post(f"{env['REST']}/v1/playlists", json={"name": "to change"}, headers=header).json()["id"]
+           for _ in range(3)]
+    assert requests.patch(f"{env['REST']}/v1/playlists/{ids[0]}", json=change,
+                          headers={**header, "If-Match": '"1"'}).status_code == 200
+    fields = "".join(f"<p:{field}>{value}</p:{field}>" for field, value in change.items())
+    envelope = (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="urn:playlists:v1"><soap:Header>'
+                f'<p:ApiKey>{key}</p:ApiKey></soap:Header><soap:Body><p:UpdatePlaylist><p:playlist_id>{ids[1]}'
+                f'</p:playlist_id><p:version>1</p:version>{fields}</p:UpdatePlaylist></soap:Body></soap:Envelope>')
+    assert requests.post(env["SOAP"], data=envelope, headers={"Content-Type": "text/xml"}).status_code == 200
+    stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(env["GRPC"]))
+    stub.UpdatePlaylist(pb.UpdatePlaylistRequest(id=ids[2], version=1, update_mask={"paths": list(change)}, **change),
+                        metadata=[("x-api-key", key)])
+
+
+@pytest.mark.parametrize("change, phrases", [
+    ({"mood": "calm"}, ("I saw a rename over none of REST, SOAP and gRPC yet", "it changed mood, not the name")),
+    ({"name": "Renamed"}, ("I saw a change of tracks over none of REST, SOAP and gRPC yet",
+                           "it changed name, not the tracks"))], ids=["mood only", "rename only"])
+def test_an_update_that_is_not_a_rename_and_a_change_of_tracks(change, phrases, env, credentials):
+    exercise = EXERCISE["three_contracts"]
+    start(exercise, env)
+    update_everywhere(env, user(credentials)["api_key"], **change)
+    fails_saying(check(exercise, env), *phrases)
+
+
+def test_two_steps_are_not_three(env, credentials):
+    exercise = EXERCISE["three_steps"]
+    start(exercise, env)
+    requests.get(f"{env['REST']}/v1/me")
+    requests.get(f"{env['REST']}/v1/me", headers={"X-API-Key": user(credentials)["api_key"]})
+    fails_saying(check(exercise, env), "but no call yet that failed at step 3")
+
+
+@pytest.fixture
+def calm_playlist(env, credentials):
+    stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(env["GRPC"]))
+    key = [("x-api-key", user(credentials)["api_key"])]
+    return stub, key, stub.GeneratePlaylist(pb.GeneratePlaylistRequest(mood="calm", duration_minutes=15), metadata=key)
+
+
+def test_a_stream_stopped_by_hand_is_no_deadline(env, calm_playlist):
+    exercise = EXERCISE["stream_deadline"]
+    stub, key, playlist = calm_playlist
+    start(exercise, env)
+    call = stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist.id), metadata=key)   # no timeout: Ctrl-C
+    next(call)
+    call.cancel()
+    deadline = time.monotonic() + 15     # the server journals the end when it notices it
+    while "cancelled" not in said(check(exercise, env)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    fails_saying(check(exercise, env), "CANCELLED", "the client cancelled it before any deadline passed",
+                 "give the call a timeout shorter than the playlist")
+
+
+def test_a_stream_played_to_its_end_is_no_deadline(env, calm_playlist):
+    exercise = EXERCISE["stream_deadline"]
+    stub, key, playlist = calm_playlist
+    start(exercise, env)
+    assert len(list(stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist.id, ms_per_second=1), metadata=key)))
+    fails_saying(check(exercise, env), "it played to its end")
+
+
+def test_a_spent_budget_is_not_a_missing_credential(env, credentials, rest_with):
+    exercise = EXERCISE["first_call"]
+    start(exercise, env)
+    tight, key = rest_with(PLAYLISTS_RATE_LIMIT="1/minute"), f"X-API-Key: {user(credentials)['api_key']}"
+    curl(f"{tight}/v1/me", "-H", key)       # the minute's one call
+    curl(f"{tight}/v1/moods", "-H", key)
+    text = said(check(exercise, env))
+    fails_saying(check(exercise, env), "refused with 429", "wait as long as its Retry-After says")
+    assert "no accepted credential" not in text and "X-API-Key header" not in text, text
+
+
+def test_a_few_guesses_are_no_brute_force(env, credentials, rest_with):
+    exercise = EXERCISE["brute_force"]
+    start(exercise, env)
+    unsafe = rest_with(PLAYLISTS_UNSAFE="lockout")
+    for password in ("123456", "qwerty", user(credentials)["password"]):
+        requests.get(f"{unsafe}/v1/me", auth=("alice", password))
+    fails_saying(check(exercise, env), "I saw 2 failed logins with the lockout off", "keep guessing")
 
 
 def test_a_token_used_over_rest_is_not_a_token_used_over_grpc(env, credentials):
@@ -360,6 +515,17 @@ def test_a_solve_is_journalled_once_in_the_shape_the_live_view_reads(env, home):
     assert all("kind" not in call for call in journal.calls(home, 0))  # a check never takes a solve for a call
 
 
+def test_an_exercise_opens_with_a_fresh_budget_and_no_failed_logins(env, credentials, home, rest_with):
+    tight = rest_with(PLAYLISTS_RATE_LIMIT="1/minute")
+    key = {"X-API-Key": user(credentials)["api_key"]}
+    assert [requests.get(f"{tight}/v1/moods", headers=key).status_code for _ in range(2)] == [200, 429]
+    requests.get(f"{env['REST']}/v1/me", auth=("alice", "wrong"))
+    assert count(home, "auth_failures")
+    workshop(env, "show", "13")
+    assert count(home, "auth_failures") == 0
+    assert requests.get(f"{tight}/v1/moods", headers=key).status_code == 200    # a fresh budget
+
+
 def test_reset_of_one_exercise_restarts_only_that_one(env):
     for number in ("1", "2"):
         workshop(env, "hint", number)
@@ -391,12 +557,12 @@ def test_a_full_reset_wants_to_be_sure(env, credentials, home):
 
 def test_reset_leaves_a_fresh_start_and_every_secret_as_it_was(env, credentials, home):
     before, catalog, users = fingerprint(home), count(home, "tracks"), count(home, "users")
+    workshop(env, "hint", "3")      # opening an exercise clears the counters: before the calls
     key = {"X-API-Key": user(credentials)["api_key"]}
     for name in ("one", "two"):
         requests.post(f"{env['REST']}/v1/playlists", json={"name": name, "track_ids": ["bach-bwv1068-air"]},
                       headers=key)
     requests.get(f"{env['REST']}/v1/me", auth=("alice", "a wrong password"))          # a failed login
-    workshop(env, "hint", "3")
     assert count(home, "playlists") == 2 and count(home, "playlist_tracks") == 2
     assert count(home, "auth_failures") and events.read(home)
     assert (home / "workshop.json").exists()

@@ -9,7 +9,7 @@ from . import journal, remote
 from .evidence import Seen
 from .exercises import EXERCISES, Exercise, listing
 from .progress import Progress, view
-from .reset import reset
+from .reset import clear_counters, reset
 from .terminal import clock, counted, print_hint, print_list, print_show, print_status, wrap
 
 PROG = ".venv/bin/python -m workshop"
@@ -21,13 +21,21 @@ def exercise_number(text: str) -> Exercise:
     return EXERCISES[int(text) - 1]
 
 
+def opened(settings, progress: Progress, number: int) -> dict:
+    """The exercise's entry. One opened now starts with fresh counters: a flood or a guessing
+    game of another exercise must not refuse this one's calls."""
+    if progress.get(number) is None:
+        clear_counters(settings)
+    return progress.start(number)
+
+
 def show_list(settings, progress: Progress, args) -> int:
     print_list([view(e, progress.get(e.number)) for e in EXERCISES], PROG)
     return 0
 
 
 def show(settings, progress: Progress, args) -> int:
-    entry = progress.start(args.exercise.number)
+    entry = opened(settings, progress, args.exercise.number)
     progress.save()
     print_show(view(args.exercise, entry), PROG)
     return 0
@@ -35,7 +43,7 @@ def show(settings, progress: Progress, args) -> int:
 
 def hint(settings, progress: Progress, args) -> int:
     e = args.exercise
-    entry = progress.start(e.number)
+    entry = opened(settings, progress, e.number)
     if entry["hints"] >= len(e.hints):
         print(f"No more hints for exercise {e.number}. The solution is {e.run}")
         progress.save()
@@ -49,7 +57,7 @@ def hint(settings, progress: Progress, args) -> int:
 def check(settings, progress: Progress, args) -> int:
     e = args.exercise
     if progress.get(e.number) is None:
-        progress.start(e.number)
+        opened(settings, progress, e.number)
         progress.save()
         print(wrap(f"✗ Exercise {e.number} starts now ({clock(time.time())}): only calls made from now on count. "
                    f"Do it, then check again. (.venv/bin/python -m workshop show {e.number} shows the goal.)"))
@@ -74,7 +82,8 @@ def status(settings, progress: Progress, args) -> int:
 
 def reset_progress(settings, progress: Progress, args) -> int:
     if args.exercise:
-        entry = progress.restart(args.exercise.number)
+        progress.forget(args.exercise.number)
+        entry = opened(settings, progress, args.exercise.number)
         progress.save()
         print(f"Exercise {args.exercise.number} starts again at {clock(entry['started_at'])}: no hints shown, "
               "not solved, and calls before now no longer count.")

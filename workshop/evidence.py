@@ -73,17 +73,23 @@ def first(calls, *needs: Need) -> dict | None:
 def closest_miss(calls, needs, nothing: str) -> str:
     """A sentence about the call that came closest to meeting `needs`, and what it lacked;
     `nothing` when there was no call at all."""
-    if not calls:
-        return nothing
-    best = max(calls, key=lambda call: (met(call, needs), call["at"]))  # the latest of the closest
-    return f"I saw {describe(best)}, but {needs[met(best, needs)].complaint(best)}."
+    return f"I saw {miss(calls, needs)}." if calls else nothing
+
+
+def miss(calls, needs) -> str:
+    """The call that came closest to meeting `needs` (the latest of the closest), and what it lacked."""
+    best = max(calls, key=lambda call: (met(call, needs), call["at"]))
+    return f"{describe(best)}, but {needs[met(best, needs)].complaint(best)}"
 
 
 def describe(call: dict) -> str:
     """'a REST list_moods by alice (api_key) from curl/7.88.1, answered 200', or '…, refused with …'."""
-    who = f"by {call['user']} ({call['auth_method']})" if call["user"] else "with no accepted credential"
+    # A refusal before the credential was accepted (a spent budget, a lockout, a schema
+    # fault) names no user; only an unauthenticated call had no credential that worked.
+    who = (f" by {call['user']} ({call['auth_method']})" if call["user"] else
+           " with no accepted credential" if call["outcome"] == "unauthenticated" else "")
     answer = f"answered {call['status']}" if call["outcome"] == "ok" else refusal(call)
-    return (f"a {PROTOCOLS.get(call['protocol'], call['protocol'])} {call['operation']} {who} "
+    return (f"a {PROTOCOLS.get(call['protocol'], call['protocol'])} {call['operation']}{who} "
             f"from {call['client'] or 'a client that gave no name'}, {answer}")
 
 
@@ -117,7 +123,12 @@ def refusal(call: dict) -> str:
 
 
 def succeeded(how: str = "") -> Need:
-    return Need(lambda c: c["outcome"] == "ok", lambda c: f"it was {refusal(c)}" + (f"; {how}" if how else ""))
+    # describe() already said how it was refused: the complaint says only what to change. A
+    # spent budget or a lockout refuses the right credential too: then the change is to wait.
+    def missing(call):
+        change = "wait as long as its Retry-After says, then call again" if call["outcome"] == "rate_limited" else how
+        return "it has to be answered" + (f": {change}" if change else "")
+    return Need(lambda c: c["outcome"] == "ok", missing)
 
 
 def authenticated_by(method: str, how: str) -> Need:

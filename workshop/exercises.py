@@ -3,8 +3,15 @@ protocols, the four ways to authenticate, then find it, fix it.
 
 Each one is a goal, hints revealed one at a time, a solution in solutions/, and a check:
 a function that looks at what the servers recorded (the calls since the exercise started,
-the database now) and answers solved, or what it saw and what is still missing. In hints,
-a line indented by four spaces is a command, shown exactly as written.
+the database now) and answers solved, or, in one sentence, what it saw and what is still
+missing. The first hint points, the last shows the command. In hints, a line indented by
+four spaces is a command, shown exactly as written; secrets go by one name each, everywhere:
+API_KEY, PASSWORD, CLIENT_ID, CLIENT_SECRET, TOKEN (bob's key: BOB_API_KEY).
+
+No exercise depends on how the others were done: opening one (`show`, `hint`, `check`, or
+`reset N`) clears the rate limiter's budgets and the failed logins (workshop/reset.py), so a
+flood of exercise 12 or the guessing of exercise 11 never refuses the next one's calls; and
+the attack scripts leave behind what the checks read (alice's playlist, a stored name).
 """
 import re
 from collections import defaultdict, deque
@@ -18,11 +25,17 @@ from core.limits import LOCKOUT_AFTER_FAILURES
 from core.scan import sensitive_kind
 
 from .evidence import (PROTOCOLS, Need, Result, Seen, authenticated_by, closest_miss, describe, first, from_curl,
-                       off, operation, over, refusal, succeeded)
+                       miss, off, operation, over, succeeded)
 
 SOLUTIONS = Path(__file__).resolve().parent / "solutions"
-KEY = ("    KEY=$(python3 -c 'import json; "
-       "print(json.load(open(\".demo/credentials.json\"))[\"users\"][\"alice\"][\"api_key\"])')")
+
+
+def secret(field: str, user: str = "alice") -> str:
+    """The shell line that reads one secret from credentials.json into its one name, e.g. API_KEY
+    (bob's: BOB_API_KEY); hints, solutions and the handout all use these names."""
+    name = ("" if user == "alice" else f"{user.upper()}_") + field.upper()
+    return (f"    {name}=$(python3 -c 'import json; print(json.load(open(\".demo/credentials.json\"))"
+            f"[\"users\"][\"{user}\"][\"{field}\"])')")
 
 
 @dataclass(frozen=True)
@@ -86,15 +99,12 @@ def each_protocol(seen: Seen, needs: list[Need], doing: str) -> tuple[dict, str]
             continue
         missing.append(name)
         if calls:
-            misses.append(f"Over {name}, {closest_miss(calls, needs, '')}")
+            misses.append(f"over {name} the closest was {miss(calls, needs)}")
     if not missing:
         return found, ""
-    if found:
-        saw = (f"I saw {doing} over {listing([PROTOCOLS[p] for p in found])}, "
-               f"but none over {listing(missing, 'or')} yet.")
-    else:
-        saw = f"I saw {doing} over none of REST, SOAP and gRPC yet."
-    return found, " ".join([saw, *misses])
+    seen_over = f"over {listing([PROTOCOLS[p] for p in found])}" if found else "over none of REST, SOAP and gRPC"
+    saw = f"I saw {doing} {seen_over}" + (f", but none over {listing(missing, 'or')} yet" if found else " yet")
+    return found, "; ".join([saw, *misses]) + "."
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -103,10 +113,11 @@ def each_protocol(seen: Seen, needs: list[Need], doing: str) -> tuple[dict, str]
           """A client is any program that formats a request and sends it. Be one: with curl, ask the REST
           server for the list of moods (GET http://127.0.0.1:8080/v1/moods), proving that you are alice with
           her API key.""",
-          ("alice's API key is in .demo/credentials.json, under users, alice, api_key. This prints it:\n" + KEY,
-           "REST carries the API key in an HTTP header, X-API-Key. curl adds a header with -H.",
+          ("alice's API key is in .demo/credentials.json, under users, alice, api_key. REST carries an API key in "
+           "an HTTP header, X-API-Key.",
+           "This reads the key into a shell variable, API_KEY; curl adds a header with -H:\n" + secret("api_key"),
            "curl -i shows the status line and the headers too:\n"
-           "    curl -i http://127.0.0.1:8080/v1/moods -H \"X-API-Key: $KEY\""))
+           "    curl -i http://127.0.0.1:8080/v1/moods -H \"X-API-Key: $API_KEY\""))
 def first_call(seen: Seen) -> Result:
     needs = [over("rest", "send it to http://127.0.0.1:8080/v1/moods"),
              operation("list_moods", "ask for GET /v1/moods"),
@@ -126,10 +137,10 @@ def first_call(seen: Seen) -> Result:
           """A SOAP service has one endpoint for every operation, http://127.0.0.1:8081/soap; the envelope you
           post says which operation you mean. Write a CreatePlaylist envelope by hand and post it with curl,
           proving who you are with a WS-Security UsernameToken (alice's name and password) in its Header.""",
-          ("Start from the README's GetTrack envelope (\"SOAP: an envelope by hand\"). In the Body, put\n"
-           "    <p:CreatePlaylist><p:name>By hand</p:name></p:CreatePlaylist>\n"
-           "The WSDL (http://127.0.0.1:8081/soap?wsdl) lists CreatePlaylist's fields, in their order.",
-           "The Header holds the UsernameToken; the password is under users, alice, password in "
+          ("Start from the handout's envelope (docs/handout.md, or http://127.0.0.1:8080/handout). The WSDL "
+           "(http://127.0.0.1:8081/soap?wsdl) lists CreatePlaylist's fields, in their order; in the Body, put\n"
+           "    <p:CreatePlaylist><p:name>By hand</p:name></p:CreatePlaylist>",
+           "The Header holds the UsernameToken; PASSWORD is under users, alice, password in "
            ".demo/credentials.json:\n"
            "    <wsse:Security xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/"
            "oasis-200401-wss-wssecurity-secext-1.0.xsd\">\n"
@@ -155,39 +166,63 @@ def soap_by_hand(seen: Seen) -> Result:
 
 # --- the schema -------------------------------------------------------------------------------
 
+TRACK_CHANGE = Need(lambda c: c["operation"] in ("add_track", "remove_track") or "tracks" in c.get("changed", ()),
+                    lambda c: f"it changed {listing(c.get('changed') or ['nothing'])}, not the tracks: give the update "
+                              "track_ids, or call AddTrack" if c["operation"] == "update_playlist" else
+                              f"it was {c['operation']}, not a change of tracks: update_playlist with track_ids, "
+                              "add_track or remove_track")
+
+
 @exercise("three_contracts", "One operation, three contracts", "schema",
           """Each protocol has its contract: the OpenAPI document (rest/openapi.json), the WSDL
           (wsdl/playlists.wsdl) and the proto (protos/playlist/v1/playlist.proto). Find the operation that
-          renames a playlist in all three, and rename a playlist over REST, over SOAP and over gRPC.""",
-          ("It is update_playlist: look for that operationId in the OpenAPI document, and for UpdatePlaylist in "
-           "the WSDL's portType and in the proto's service.",
+          changes a playlist in all three, and use it over REST, over SOAP and over gRPC to rename a playlist
+          and to change its tracks.""",
+          ("Look for the operationId update_playlist in the OpenAPI document, and for UpdatePlaylist in the WSDL's "
+           "portType and in the proto's service: their fields say what an update can change.",
            "All three refuse to overwrite a newer version, so all three want the version you read: REST in an "
            "If-Match header (the ETag of the playlist's last answer), SOAP and gRPC in a version field. gRPC "
-           "also wants an update_mask naming the fields to change: paths [\"name\"].",
-           "Create a playlist first (POST /v1/playlists), then rename it three times. Each rename raises the "
-           "version by one: read the new version from each answer."),
+           "also wants an update_mask naming the fields to change: paths [\"name\", \"track_ids\"].",
+           "Create a playlist (POST /v1/playlists), then change it once over each protocol, a new name and a list "
+           "of tracks in one update; each raises the version by one, so read the new one from each answer:\n"
+           "    curl -i -X PATCH http://127.0.0.1:8080/v1/playlists/ID -H \"X-API-Key: $API_KEY\" "
+           "-H 'If-Match: \"1\"' -H 'Content-Type: application/json' "
+           "-d '{\"name\": \"Renamed\", \"track_ids\": [\"bach-bwv1068-air\"]}'\n"
+           "AddTrack and RemoveTrack change the tracks too."),
           solution="py")
 def three_contracts(seen: Seen) -> Result:
-    found, missing = each_protocol(seen, [operation("update_playlist", "find the rename in the contract"),
-                                          succeeded("the answer says what to change")], "your rename")
+    if not seen.calls:
+        return Result(False, nothing_since(seen, "rename a playlist and change its tracks over each protocol"))
+    renamed = Need(lambda c: "name" in c.get("changed", ()),
+                   lambda c: f"it changed {listing(c.get('changed') or ['nothing'])}, not the name: give it a new name")
+    found, missing = each_protocol(seen, [operation("update_playlist", "find the update in the contract"),
+                                          succeeded("the answer says what to change"), renamed], "a rename")
     if missing:
-        return Result(False, missing if seen.calls else nothing_since(seen, "rename a playlist over each protocol"))
+        return Result(False, missing)
+    tracks, missing = each_protocol(seen, [TRACK_CHANGE, succeeded("the answer says what to change")],
+                                    "a change of tracks")
+    if missing:
+        return Result(False, missing)
     sizes = ", ".join(f"{PROTOCOLS[protocol]} sent {call['bytes_in']} bytes and got {call['bytes_out']} back"
                       for protocol, call in found.items())
-    return Result(True, f"Renamed over all three: {sizes}. One operation, three contracts, three sizes on the wire.")
+    return Result(True, f"Renamed, and tracks changed, over all three; the renames: {sizes}. One operation, three "
+                        "contracts, three sizes on the wire.")
+
 
 
 @exercise("break_the_schema", "Break the schema, three ways", "schema",
           """The contract is also what each server checks a request against. Send each server a request that
           breaks it, and compare the three answers: one core error, invalid argument, encoded three ways.""",
-          ("REST: give a field the wrong type.\n"
-           "    curl -i http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $KEY\" "
-           "-H 'Content-Type: application/json' -d '{\"name\": 42}'",
-           "SOAP: put text where the WSDL's schema wants a number, e.g. <p:page_size>many</p:page_size> in a "
-           "SearchTracks envelope. The Fault comes before any of the service's code runs.",
-           "gRPC: the generated stub will not even build a message with text in an int32 (try it: a TypeError, on "
-           "your side of the wire). Break a rule the proto's comments state instead: SearchTracks with "
-           "page_size=1000. grpc_status.rpc_status.from_call(error) shows the BadRequest in the trailers."),
+          ("Each contract states types and rules: the OpenAPI document's schemas, the WSDL's XML Schema, the "
+           "proto's field types and comments. Break one: a wrong type, or a number out of its range.",
+           "REST: a playlist name that is a number. SOAP: text where the schema wants a number, e.g. "
+           "<p:page_size>many</p:page_size> in a SearchTracks envelope; the Fault comes before any of the "
+           "service's code runs. gRPC: the generated stub will not even build a message with text in an int32 (a "
+           "TypeError, on your side of the wire), so break a rule the proto's comments state: page_size 1 to 50.",
+           "REST, then gRPC (grpc_status.rpc_status.from_call(error) shows the BadRequest in the trailers):\n"
+           "    curl -i http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $API_KEY\" "
+           "-H 'Content-Type: application/json' -d '{\"name\": 42}'\n"
+           "    stub.SearchTracks(pb.SearchTracksRequest(page_size=1000), metadata=[(\"x-api-key\", API_KEY)])"),
           solution="py")
 def break_the_schema(seen: Seen) -> Result:
     invalid = Need(lambda c: c["outcome"] == "invalid_argument",
@@ -210,13 +245,15 @@ STEPS = {0: "went through all three steps (e.g. GET /v1/me with a key)",
           """Every call goes through three steps: received, then authenticated and validated, then answered.
           Make one call that is refused at step 2, one that fails at step 3, and one that gets through all
           three; the journal records where each one stopped.""",
-          ("Step 2 checks who you are and whether the request is valid. Leave the credential out:\n"
-           "    curl -i http://127.0.0.1:8080/v1/me",
-           "Step 3 is where the service looks things up. With a valid key, ask for a playlist that does not "
-           "exist:\n"
-           "    curl -i http://127.0.0.1:8080/v1/playlists/pl_nothing_here -H \"X-API-Key: $KEY\"",
-           "`make serve` prints each call with its three marks (✓ ✗ ·), and so does the live view at "
-           "http://127.0.0.1:8080/live."))
+          ("Step 2 checks who you are and whether the request is valid; step 3 is where the service looks things "
+           "up. `make serve` prints each call with its three marks (✓ ✗ ·), and so does the live view at "
+           "http://127.0.0.1:8080/live.",
+           "Refused at step 2: leave the credential out. Failed at step 3: with a valid key, ask for a playlist "
+           "that does not exist. Through all three: any call with a valid key.",
+           "Three calls:\n"
+           "    curl -i http://127.0.0.1:8080/v1/me\n"
+           "    curl -i http://127.0.0.1:8080/v1/playlists/pl_nothing_here -H \"X-API-Key: $API_KEY\"\n"
+           "    curl -i http://127.0.0.1:8080/v1/me -H \"X-API-Key: $API_KEY\""))
 def three_steps(seen: Seen) -> Result:
     if not seen.calls:
         return Result(False, nothing_since(seen, "make three calls"))
@@ -236,25 +273,30 @@ def three_steps(seen: Seen) -> Result:
           PlayPlaylist, a server stream, and give the call a deadline shorter than the playlist: the deadline
           travels with the call, and the server stops playing the moment it passes.""",
           ("You need a playlist with a few tracks: GeneratePlaylist with mood 'calm' and 15 minutes makes one. "
-           "Tracks play fast (5 ms per second of music): 15 minutes of music last about 4.5 s.",
-           "In Python, timeout= is the deadline, in seconds from now:\n"
-           "    for now in stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist_id), metadata=key, timeout=1):\n"
-           "        print(now.position, 'of', now.of, now.track.title)",
-           "The loop ends with a grpc.RpcError whose code() is DEADLINE_EXCEEDED. Stopping a stream by hand "
-           "counts too: `.venv/bin/python -m clients.grpc play PLAYLIST_ID`, then Ctrl-C before the end."),
+           "Tracks play fast (5 ms per second of music): 15 minutes of music last about 4.5 s. The deadline is "
+           "the client's to set, per call.",
+           "In Python, timeout= is the deadline, in seconds from now; when it passes, the stream's loop ends with a "
+           "grpc.RpcError whose code() is DEADLINE_EXCEEDED. Ctrl-C is not a deadline but a cancel, and the "
+           "server records which it was.",
+           "With the playlist's id and alice's key:\n"
+           "    for now in stub.PlayPlaylist(pb.PlayPlaylistRequest(id=playlist_id), "
+           "metadata=[(\"x-api-key\", API_KEY)], timeout=1):\n"
+           "        print(now.position, 'of', now.of, now.track.title)"),
           solution="py")
 def stream_deadline(seen: Seen) -> Result:
-    stopped = Need(lambda c: c["outcome"] in ("deadline_exceeded", "cancelled"),
-                   lambda c: "it played to its end: give the call a timeout shorter than the playlist"
-                   if c["outcome"] == "ok" else f"it was {refusal(c)}")
+    stopped = Need(lambda c: c["outcome"] == "deadline_exceeded",
+                   lambda c: {"ok": "it played to its end: give the call a timeout shorter than the playlist",
+                              "cancelled": "the client cancelled it before any deadline passed: give the call a "
+                                           "timeout shorter than the playlist instead"}.get(
+                       c["outcome"], "play a playlist that exists, with a timeout shorter than it"))
     needs = [over("grpc", "only gRPC streams; call PlayPlaylist on 127.0.0.1:50051"),
              operation("play_playlist", "call PlayPlaylist, the server stream"), stopped]
     call = first(seen.calls, *needs)
     if call is None:
         return Result(False, closest_miss(seen.calls, needs, nothing_since(seen, "play a playlist over gRPC")))
-    return Result(True, f"The server stopped the stream after {call['ms'] / 1000:.1f} s and {call['bytes_out']} "
-                        f"bytes, as soon as your call ended, and recorded {call['status']}: {call['reason']}. A REST "
-                        "or SOAP server would have sent its whole answer.")
+    return Result(True, f"The server saw your deadline pass after {call['ms'] / 1000:.1f} s and {call['bytes_out']} "
+                        f"bytes, stopped playing and recorded {call['status']}. A REST or SOAP server would have sent "
+                        "its whole answer.")
 
 
 # --- authentication ---------------------------------------------------------------------------
@@ -267,13 +309,17 @@ METHODS = {"api_key": "an API key", "basic": "a user name and password",
           """The service accepts four credentials: an API key, a user name and password, an OAuth 2.0 bearer
           token and a client certificate. Make one successful call with each, over any protocol; the server
           records which credential proved who you were.""",
-          ("A key and a password (HTTP Basic) with curl:\n"
-           "    curl http://127.0.0.1:8080/v1/me -H \"X-API-Key: $KEY\"\n"
-           "    curl http://127.0.0.1:8080/v1/me -u \"alice:$PASS\"",
-           "A token: trade the client's id and secret (users, alice, client_id and client_secret) for one at "
-           "POST /oauth/token with grant_type=client_credentials, then send its access_token as "
-           "Authorization: Bearer TOKEN.",
-           "A certificate is checked by the TLS handshake, on the TLS port:\n"
+          ("alice's secrets are all in .demo/credentials.json (api_key, password, client_id, client_secret), her "
+           "certificate and key in .demo/tls/. GET /v1/me answers who you are, and by what.",
+           "API_KEY: the X-API-Key header. PASSWORD: HTTP Basic (curl -u). A TOKEN: trade CLIENT_ID and "
+           "CLIENT_SECRET for one at POST /oauth/token with grant_type=client_credentials, then send it as "
+           "Authorization: Bearer TOKEN. The certificate: the TLS port, https://127.0.0.1:8443.",
+           "Four calls (the token's request answers JSON: its access_token is the TOKEN):\n"
+           "    curl http://127.0.0.1:8080/v1/me -H \"X-API-Key: $API_KEY\"\n"
+           "    curl http://127.0.0.1:8080/v1/me -u \"alice:$PASSWORD\"\n"
+           "    curl http://127.0.0.1:8080/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" "
+           "-d grant_type=client_credentials\n"
+           "    curl http://127.0.0.1:8080/v1/me -H \"Authorization: Bearer $TOKEN\"\n"
            "    curl https://127.0.0.1:8443/v1/me --cacert .demo/tls/ca.pem --cert .demo/tls/alice.pem "
            "--key .demo/tls/alice.key"))
 def four_ways_in(seen: Seen) -> Result:
@@ -292,11 +338,13 @@ def four_ways_in(seen: Seen) -> Result:
           """The REST server issues OAuth 2.0 tokens, and every server accepts them: a token is a signed
           statement of who you are, not a session of one server. Get a token from POST /oauth/token and make a
           successful gRPC call with it.""",
-          ("Ask the REST server for a token; the secret is under users, alice, client_secret:\n"
-           "    curl http://127.0.0.1:8080/oauth/token -u \"alice-cli:$SECRET\" -d grant_type=client_credentials",
-           "gRPC credentials travel as metadata, with lower-case keys:\n"
-           "    metadata=[(\"authorization\", \"Bearer \" + token)]",
-           "stub.WhoAmI(pb.WhoAmIRequest(), metadata=...) answers auth_method 'bearer' when the token worked."),
+          ("The REST server issues tokens at POST /oauth/token (OAuth 2.0's client-credentials grant) for alice's "
+           "CLIENT_ID and CLIENT_SECRET (in .demo/credentials.json). gRPC credentials travel as metadata.",
+           "The token's request, with curl; the answer's access_token is the TOKEN:\n"
+           "    curl http://127.0.0.1:8080/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" "
+           "-d grant_type=client_credentials",
+           "gRPC metadata keys are lower-case; WhoAmI answers auth_method 'bearer' when the token worked:\n"
+           "    stub.WhoAmI(pb.WhoAmIRequest(), metadata=[(\"authorization\", \"Bearer \" + TOKEN)])"),
           solution="py")
 def token_on_grpc(seen: Seen) -> Result:
     token = first(seen.calls, over("rest", ""), operation("issue_token", ""), succeeded())
@@ -399,16 +447,18 @@ NOT_FOUND = re.compile(r"no playlist with id '([^']+)'")
           """Broken object-level authorization (BOLA, OWASP's API1): a server that checks who you are, but not
           whether the object you name is yours. Switch the ownership check off, and as bob read a playlist of
           alice's by its id: it works. Switch it back on, and the same request is refused as not found.""",
-          ("Stop `make serve` (Ctrl-C) and start it with the defence off:\n"
-           "    PLAYLISTS_UNSAFE=bola make serve\n"
-           "The live view's Defences panel shows which defences are off.",
-           "As alice, create a playlist and note its id (POST /v1/playlists). As bob, with bob's API key, "
-           "GET /v1/playlists/THAT_ID. bob must own no playlist himself: the journal records who called, not "
-           "which playlist a call read, so only a read by a user who owns none is surely someone else's.",
-           "Then Ctrl-C, plain `make serve`, and both steps again: 404, the same answer as for an id that does "
-           "not exist, so ids cannot even be probed. (`.venv/bin/python -m clients.attacks bola` shows this attack on all "
-           "three protocols, but deletes alice's playlist afterwards: this check needs the playlist still there "
-           "to see whose it was, so make these calls yourself.)"))
+          ("Stop `make serve` (Ctrl-C) and start it with the defence off: PLAYLISTS_UNSAFE=bola make serve (the live "
+           "view's Defences panel shows which defences are off). Then, as bob, ask for a playlist of alice's.",
+           "As alice, create a playlist and note its id (POST /v1/playlists); as bob, with his own API key, "
+           "GET /v1/playlists/THAT_ID. bob must own no playlist himself: the journal records who called, not which "
+           "playlist a call read. `.venv/bin/python -m clients.attacks bola` makes both calls for you, on all three "
+           "protocols.",
+           "The two calls, then Ctrl-C, plain `make serve`, and both again: 404, the same answer as for an id that "
+           "does not exist, so ids cannot even be probed.\n"
+           + secret("api_key", "bob") + "\n"
+           "    curl -s http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $API_KEY\" "
+           "-H 'Content-Type: application/json' -d '{\"name\": \"Alice, private\"}'\n"
+           "    curl -i http://127.0.0.1:8080/v1/playlists/THAT_ID -H \"X-API-Key: $BOB_API_KEY\""))
 def bola(seen: Seen) -> Result:
     owners = {row["id"]: row["owner"] for row in seen.query("SELECT id, owner FROM playlists")}
 
@@ -445,16 +495,16 @@ def bola(seen: Seen) -> Result:
           f"""A password can be guessed when nothing stops the guessing. Switch the lockout off and guess alice's
           password: every wrong guess is answered, and so, at last, is the right one. Switch it on and guess
           again: after {LOCKOUT_AFTER_FAILURES} failures even the right password is refused for a while.""",
-          ("Start the servers with the lockout off:\n"
-           "    PLAYLISTS_UNSAFE=lockout make serve\n"
-           "Guess with HTTP Basic, printing only the status:\n"
-           "    curl -s -o /dev/null -w '%{http_code}\\n' -u alice:letmein http://127.0.0.1:8080/v1/me",
-           f"Loop over a few wrong passwords ({LOCKOUT_AFTER_FAILURES} or more), then the right one "
-           "(users, alice, password). With the lockout on, failure 5 locks alice for 1 s, the next for 2 s, "
-           "then 4 s; the lock is checked before the password, so the right password gets 429 too.",
-           "Keep to a few guesses: after 20 failures in all, the whole address is locked, and everyone calling "
-           "from this machine waits. `.venv/bin/python -m workshop reset` clears the counters between groups. "
-           "`.venv/bin/python -m clients.attacks brute_force` runs this attack for you, over the three protocols in turn."))
+          ("Start the servers with the lockout off (PLAYLISTS_UNSAFE=lockout make serve), then guess alice's "
+           "password: any call that carries a password counts, HTTP Basic (curl -u) or a UsernameToken.",
+           f"Guess {LOCKOUT_AFTER_FAILURES} or more wrong passwords, then the right one, PASSWORD. With the lockout "
+           f"on, failure {LOCKOUT_AFTER_FAILURES} locks alice for 1 s, the next for 2 s, then 4 s; the lock is "
+           "checked before the password, so the right one gets 429 too. "
+           "`.venv/bin/python -m clients.attacks brute_force` guesses for you, over the three protocols in turn.",
+           "Five wrong guesses and the right one, printing only the status; keep to a few: after 20 failures the "
+           "whole address is locked, and everyone calling from this machine waits.\n"
+           "    for guess in 123456 qwerty letmein iloveyou alice2026 \"$PASSWORD\"; do curl -s -o /dev/null "
+           "-w '%{http_code}\\n' -u \"alice:$guess\" http://127.0.0.1:8080/v1/me; done"))
 def brute_force(seen: Seen) -> Result:
     failures, success = 0, None
     # Count the failed logins with the lockout off, until a password gets through after enough of them.
@@ -485,16 +535,16 @@ RATE_IN_REASON = re.compile(r"rate limit of (\S+) exceeded")
           with another), shared by the three servers. Switch the rate limit off and flood a server with more
           calls than the budget allows: all are answered. Switch it on and flood again: 429 Too Many
           Requests.""",
-          ("Start the servers with the rate limit off:\n"
-           "    PLAYLISTS_UNSAFE=ratelimit make serve\n"
-           "curl sends many requests at once; #[1-1201] is its URL globbing (the fragment is never sent):\n"
-           "    curl -s --no-progress-meter -o /dev/null -w '%{http_code}\\n' --parallel --parallel-max 16 "
-           "\"http://127.0.0.1:8080/v1/moods#[1-1201]\" -H \"X-API-Key: $KEY\" | sort | uniq -c",
+          ("Start the servers with the rate limit off (PLAYLISTS_UNSAFE=ratelimit make serve), then send one "
+           "caller's calls faster than the budget allows: curl can send many at once.",
            "Send more than twice the limit: the limiter counts in fixed windows (each minute from :00), and a "
-           "flood that straddles two windows needs that many to overflow one.",
-           "A 429 carries Retry-After and RateLimit-* headers (curl -i shows them). On the live view, the "
-           "'calls in the last 10 s' bars turn red. `.venv/bin/python -m clients.attacks flood` runs this attack for you, "
-           "as bob, over the three protocols in turn."))
+           "flood that straddles two windows needs that many to overflow one. A 429 carries Retry-After and "
+           "RateLimit-* headers (curl -i shows them); the live view's 'calls in the last 10 s' bars turn red. "
+           "`.venv/bin/python -m clients.attacks flood` floods for you, as bob, over the three protocols in turn.",
+           "1201 calls, 16 at a time; #[1-1201] is curl's URL globbing (the fragment is never sent). The flood "
+           "spends alice's budget for the rest of the minute; the next exercise you open starts with a fresh one.\n"
+           "    curl -s --no-progress-meter -o /dev/null -w '%{http_code}\\n' --parallel --parallel-max 16 "
+           "\"http://127.0.0.1:8080/v1/moods#[1-1201]\" -H \"X-API-Key: $API_KEY\" | sort | uniq -c"))
 def flood(seen: Seen) -> Result:
     refusals = [c for c in seen.calls if not off(c, "ratelimit") and c["outcome"] == "rate_limited"
                 and RATE_IN_REASON.search(c["reason"])]
@@ -535,16 +585,16 @@ NAMING = ("create_playlist", "update_playlist", "generate_playlist")
           """A service should refuse data it has no business keeping: card numbers, e-mail addresses, keys and
           tokens. Switch the sensitive-data scanner off and create a playlist named with a test card number:
           it is stored. Switch it on and try again: refused as an invalid argument.""",
-          ("Start the servers with the scanner off:\n"
-           "    PLAYLISTS_UNSAFE=scan make serve\n"
-           "4111 1111 1111 1111 is a Visa test number: it passes the Luhn check, as a real one does.\n"
-           "    curl -i http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $KEY\" "
-           "-H 'Content-Type: application/json' -d '{\"name\": \"Card 4111 1111 1111 1111\"}'",
-           "With the scanner on, the 400 names the kind of data it found, never the data itself: an error "
-           "message must not echo a secret back.",
-           "With the scanner on, read the stored playlist back: its name comes out as [withheld: sensitive data]. "
-           "The scanner checks answers too, for what slipped in while it was off. `.venv/bin/python -m clients.attacks "
-           "sensitive_data` runs this attack for you, with a card number, an e-mail address and a token."))
+          ("Start the servers with the scanner off (PLAYLISTS_UNSAFE=scan make serve), then create a playlist whose "
+           "name holds a test card number: 4111 1111 1111 1111 is a Visa test number, and passes the Luhn check "
+           "as a real one does.",
+           "With the scanner on, the 400 names the kind of data it found, never the data itself: an error must not "
+           "echo a secret back. Read the stored playlist back with it on: its name comes out as [withheld: "
+           "sensitive data]. `.venv/bin/python -m clients.attacks sensitive_data` tries a card number, an e-mail "
+           "address and a token for you.",
+           "The same request with the scanner off (201), then on (400):\n"
+           "    curl -i http://127.0.0.1:8080/v1/playlists -H \"X-API-Key: $API_KEY\" "
+           "-H 'Content-Type: application/json' -d '{\"name\": \"Card 4111 1111 1111 1111\"}'"))
 def sensitive_data(seen: Seen) -> Result:
     # When each playlist whose name holds sensitive data was created or last changed, to the second.
     written = [at for row in seen.query("SELECT name, created_at, updated_at FROM playlists")

@@ -26,9 +26,8 @@ class Progress:
         """The exercise's entry, opened now if it was never opened (or was reset)."""
         return self.exercises.setdefault(str(number), {"started_at": time.time(), "hints": 0, "solved_at": None})
 
-    def restart(self, number: int) -> dict:
+    def forget(self, number: int) -> None:
         self.exercises.pop(str(number), None)
-        return self.start(number)
 
     def save(self) -> None:
         # Written aside, then renamed over the old file: a reader sees the old or the new

@@ -16,20 +16,29 @@ from .progress import FILE
 
 # The tables a group's calls write to (in class mode, each seat's progress and switches too).
 # Not users, seats, tracks or moods: setup wrote those.
-GROUP_TABLES = ("playlist_tracks", "playlists", "auth_failures", "seat_progress", "seat_defences")
+GROUP_TABLES = ("playlist_tracks", "playlists", "seat_progress", "seat_defences")
+
+
+def clear_counters(settings: Settings) -> dict:
+    """Forget the rate limiter's budgets and the failed logins: what an exercise starts from,
+    so that the flood or the guessing of another exercise never refuses this one's calls."""
+    gone = _empty(settings, ("auth_failures",))
+    # Zeroed, not removed: every running server has the counters' file mapped in memory.
+    gone["rate_counters"] = SharedCounter.beside(settings.database).clear()
+    return gone
 
 
 def reset(settings: Settings) -> dict:
     """Empty the group's tables, delete the journal and the progress; return what went."""
-    gone = {}
-    with Database(settings.database).write() as conn:
-        for table in GROUP_TABLES:  # playlist_tracks first: its rows point at playlists
-            gone[table] = conn.execute(f"DELETE FROM {table}").rowcount
-    # Zeroed, not removed: every running server has the counters' file mapped in memory.
-    gone["rate_counters"] = SharedCounter.beside(settings.database).clear()
+    gone = {**_empty(settings, GROUP_TABLES), **clear_counters(settings)}
     for name in (JOURNAL, JOURNAL + ".1", FILE):
         gone[name] = _remove(settings.home / name)
     return gone
+
+
+def _empty(settings: Settings, tables: tuple) -> dict:
+    with Database(settings.database).write() as conn:
+        return {table: conn.execute(f"DELETE FROM {table}").rowcount for table in tables}
 
 
 def _remove(path: Path) -> bool:

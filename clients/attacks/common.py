@@ -57,13 +57,25 @@ class Targets(calls.Endpoints):
             exchange(protocol, sent[protocol], credential_text(protocol, credential), answer)
         return answer
 
-    def wait_until_listening(self, seconds: float) -> None:
-        """Wait until the three servers accept connections (after `make serve` starts them)."""
+    def listeners(self) -> list[tuple[str, int]]:
         rest, soap = urlsplit(self.rest_url), urlsplit(self.soap_url)
         grpc_host, _, grpc_port = self.grpc_address.rpartition(":")
-        listeners = [(rest.hostname, rest.port or 80), (soap.hostname, soap.port or 80), (grpc_host, int(grpc_port))]
+        return [(rest.hostname, rest.port or 80), (soap.hostname, soap.port or 80), (grpc_host, int(grpc_port))]
+
+    def listening(self) -> list[bool]:
+        """Whether each of the three servers accepts a connection right now."""
+        def accepts(address):
+            try:
+                socket.create_connection(address, timeout=1).close()
+                return True
+            except OSError:
+                return False
+        return [accepts(address) for address in self.listeners()]
+
+    def wait_until_listening(self, seconds: float) -> None:
+        """Wait until the three servers accept connections (after `make serve` starts them)."""
         deadline = time.monotonic() + seconds
-        for address in listeners:
+        for address in self.listeners():
             while True:
                 try:
                     socket.create_connection(address, timeout=1).close()
@@ -80,9 +92,14 @@ def preflight(targets: "Targets") -> None:
     spent rate limit, would refuse every attack for reasons that have nothing to do with it."""
     for user in ("alice", "bob"):
         answer = targets.call("rest", "who_am_i", calls.key(load(user)["api_key"]), show=False)
+        if answer.kind == "unauthenticated":
+            raise SystemExit(f"attacks: the servers at {targets.rest_url} do not know {user}'s key from "
+                             f"{creds.home() / 'credentials.json'}: they were started with another home; set "
+                             "PLAYLISTS_HOME to theirs")
         if answer.kind != "ok":
             raise SystemExit(f"attacks: the servers refuse {user}'s own key right now ({answer.status}: "
-                             f"{answer.said()}); wait and try again, or use a fresh $PLAYLISTS_HOME")
+                             f"{answer.said()}), because of earlier calls (an earlier run of the attacks?); wait, "
+                             "or clear the counters: `.venv/bin/python -m workshop reset --yes`, or open an exercise")
 
 
 def load(user: str) -> dict:

@@ -14,9 +14,8 @@ def run(targets, args):
     alice = ("key", load("alice")["api_key"])
     answers = [(kind, value, targets.call(protocol, "create_playlist", alice, name=f"Mix {value}"))
                for protocol, kind, value in ATTEMPTS]
-    for _, _, answer in answers:
-        if answer.kind == "ok":   # it got in (the scan is switched off): tidy up
-            targets.call("rest", "delete_playlist", alice, show=False, playlist_id=answer.playlist_id())
+    # What got in (the scan switched off) stays: the workshop's check (exercise 13) reads it,
+    # and with the scan on it is read back withheld.
     if any(answer.kind == "rate_limited" for _, _, answer in answers):
         return verdict(False, "refused for another reason", "a limit refused alice's calls", "NOT SHOWN")
     echoed = [value for _, value, answer in answers if value.encode() in answer.raw]

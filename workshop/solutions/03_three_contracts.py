@@ -1,4 +1,5 @@
-"""Exercise 3, one operation in three contracts: rename a playlist over REST, SOAP and gRPC.
+"""Exercise 3, one operation in three contracts: over REST, SOAP and gRPC, rename a playlist
+and change its tracks, with update_playlist.
 
 From the repository's root, with `make serve` running:
     .venv/bin/python workshop/solutions/03_three_contracts.py
@@ -18,28 +19,36 @@ REST = os.environ.get("REST", f"http://{HOST}:{os.environ.get('PLAYLISTS_REST_PO
 SOAP = os.environ.get("SOAP", f"http://{HOST}:{os.environ.get('PLAYLISTS_SOAP_PORT', '8081')}/soap")
 GRPC = os.environ.get("GRPC", f"{HOST}:{os.environ.get('PLAYLISTS_GRPC_PORT', '50051')}")
 CREDENTIALS = os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "credentials.json")
-KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
+API_KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
 TNS = "{urn:playlists:v1}"
+# A new name and a new list of tracks for each protocol's update.
+CHANGES = {"REST": ("Renamed over REST", ["bach-bwv1068-air"]),
+           "SOAP": ("Renamed over SOAP", ["bach-bwv1068-air", "satie-gymnopedie-1"]),
+           "gRPC": ("Renamed over gRPC", ["satie-gymnopedie-1"])}
 
 # OpenAPI, operationId update_playlist: PATCH the resource, with the ETag it was read at in
 # If-Match, so that a newer version is never overwritten (412 if it changed meanwhile).
-created = requests.post(f"{REST}/v1/playlists", json={"name": "Three doors"}, headers={"X-API-Key": KEY})
+created = requests.post(f"{REST}/v1/playlists", json={"name": "Three doors"}, headers={"X-API-Key": API_KEY})
 created.raise_for_status()
 playlist_id = created.json()["id"]
-renamed = requests.patch(f"{REST}/v1/playlists/{playlist_id}", json={"name": "Renamed over REST"},
-                         headers={"X-API-Key": KEY, "If-Match": created.headers["ETag"]})
+name, track_ids = CHANGES["REST"]
+renamed = requests.patch(f"{REST}/v1/playlists/{playlist_id}", json={"name": name, "track_ids": track_ids},
+                         headers={"X-API-Key": API_KEY, "If-Match": created.headers["ETag"]})
 renamed.raise_for_status()
-print("REST:", renamed.json()["name"], "- version", renamed.json()["version"])
+print("REST:", renamed.json()["name"], len(renamed.json()["tracks"]), "tracks - version", renamed.json()["version"])
 
 # WSDL, operation UpdatePlaylist: the version is an element of the body, and the elements
-# come in the order of the schema's <xs:sequence>: playlist_id, version, name.
+# come in the order of the schema's <xs:sequence>: playlist_id, version, name, mood, track_ids.
+name, track_ids = CHANGES["SOAP"]
+tracks = "".join(f"<p:track_id>{track_id}</p:track_id>" for track_id in track_ids)
 envelope = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:playlists:v1">
-  <soap:Header><p:ApiKey>{KEY}</p:ApiKey></soap:Header>
+  <soap:Header><p:ApiKey>{API_KEY}</p:ApiKey></soap:Header>
   <soap:Body>
     <p:UpdatePlaylist>
       <p:playlist_id>{playlist_id}</p:playlist_id>
       <p:version>{renamed.json()["version"]}</p:version>
-      <p:name>Renamed over SOAP</p:name>
+      <p:name>{name}</p:name>
+      <p:track_ids>{tracks}</p:track_ids>
     </p:UpdatePlaylist>
   </soap:Body>
 </soap:Envelope>"""
@@ -48,12 +57,15 @@ answer = requests.post(SOAP, data=envelope.encode(), headers={"Content-Type": "t
 playlist = ET.fromstring(answer.content).find(f".//{TNS}playlist")
 if playlist is None:
     raise SystemExit(f"SOAP answered {answer.status_code}:\n{answer.text}")
-print("SOAP:", playlist.findtext(f"{TNS}name"), "- version", playlist.findtext(f"{TNS}version"))
+print("SOAP:", playlist.findtext(f"{TNS}name"), len(playlist.findall(f"{TNS}tracks/{TNS}track")), "tracks - version",
+      playlist.findtext(f"{TNS}version"))
 
 # proto, rpc UpdatePlaylist: the version, and an update_mask naming the fields to change
 # (protobuf cannot tell a field left out from one set to "", so the mask says which count).
+name, track_ids = CHANGES["gRPC"]
 stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(GRPC))
 updated = stub.UpdatePlaylist(pb.UpdatePlaylistRequest(
     id=playlist_id, version=int(playlist.findtext(f"{TNS}version")),
-    update_mask=field_mask_pb2.FieldMask(paths=["name"]), name="Renamed over gRPC"), metadata=[("x-api-key", KEY)])
-print("gRPC:", updated.name, "- version", updated.version)
+    update_mask=field_mask_pb2.FieldMask(paths=["name", "track_ids"]), name=name, track_ids=track_ids),
+    metadata=[("x-api-key", API_KEY)])
+print("gRPC:", updated.name, len(updated.tracks), "tracks - version", updated.version)

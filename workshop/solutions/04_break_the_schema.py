@@ -19,15 +19,15 @@ REST = os.environ.get("REST", f"http://{HOST}:{os.environ.get('PLAYLISTS_REST_PO
 SOAP = os.environ.get("SOAP", f"http://{HOST}:{os.environ.get('PLAYLISTS_SOAP_PORT', '8081')}/soap")
 GRPC = os.environ.get("GRPC", f"{HOST}:{os.environ.get('PLAYLISTS_GRPC_PORT', '50051')}")
 CREDENTIALS = os.path.join(os.environ.get("PLAYLISTS_HOME", ".demo"), "credentials.json")
-KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
+API_KEY = json.load(open(CREDENTIALS))["users"]["alice"]["api_key"]
 
 # REST: the OpenAPI schema says a playlist's name is a string. 400, application/problem+json.
-answer = requests.post(f"{REST}/v1/playlists", json={"name": 42}, headers={"X-API-Key": KEY})
+answer = requests.post(f"{REST}/v1/playlists", json={"name": 42}, headers={"X-API-Key": API_KEY})
 print("REST:", answer.status_code, answer.headers["Content-Type"], answer.json()["errors"])
 
 # SOAP: the WSDL's XML Schema says page_size is a number from 1 to 50. A Fault, with HTTP 500.
 envelope = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:playlists:v1">
-  <soap:Header><p:ApiKey>{KEY}</p:ApiKey></soap:Header>
+  <soap:Header><p:ApiKey>{API_KEY}</p:ApiKey></soap:Header>
   <soap:Body><p:SearchTracks><p:page_size>many</p:page_size></p:SearchTracks></soap:Body>
 </soap:Envelope>"""
 answer = requests.post(SOAP, data=envelope.encode(), headers={"Content-Type": "text/xml; charset=utf-8",
@@ -43,7 +43,7 @@ except TypeError as error:
 # ... so break the rule the proto states in a comment: page_size is 1 to 50.
 stub = playlist_pb2_grpc.PlaylistsStub(grpc.insecure_channel(GRPC))
 try:
-    stub.SearchTracks(pb.SearchTracksRequest(page_size=1000), metadata=[("x-api-key", KEY)])
+    stub.SearchTracks(pb.SearchTracksRequest(page_size=1000), metadata=[("x-api-key", API_KEY)])
 except grpc.RpcError as error:
     # The status and its details travel in the trailers, after any message.
     bad_request = error_details_pb2.BadRequest()

@@ -4,11 +4,11 @@
 set -eu
 REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
-KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
+API_KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
 
 # Step 2 (authenticated and validated) refuses a call without a credential: 401.
 curl -s -o /dev/null -w 'no credential:              %{http_code}\n' "$REST/v1/me"
 # Step 3 (answered) is where the service looks things up, and finds nothing: 404.
-curl -s -o /dev/null -w 'a playlist that is not there: %{http_code}\n' "$REST/v1/playlists/pl_nothing_here" -H "X-API-Key: $KEY"
+curl -s -o /dev/null -w 'a playlist that is not there: %{http_code}\n' "$REST/v1/playlists/pl_nothing_here" -H "X-API-Key: $API_KEY"
 # Through all three: 200.
-curl -s -o /dev/null -w 'who am I, with a key:       %{http_code}\n' "$REST/v1/me" -H "X-API-Key: $KEY"
+curl -s -o /dev/null -w 'who am I, with a key:       %{http_code}\n' "$REST/v1/me" -H "X-API-Key: $API_KEY"

@@ -7,7 +7,7 @@
 set -eu
 REST=${REST:-http://${PLAYLISTS_HOST:-127.0.0.1}:${PLAYLISTS_REST_PORT:-8080}}
 CREDENTIALS=${PLAYLISTS_HOME:-.demo}/credentials.json
-KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
+API_KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["users"]["alice"]["api_key"])' "$CREDENTIALS")
 # The budget the servers were started with (PLAYLISTS_RATE_LIMIT, 600/minute unless set). The
 # limiter counts in fixed windows; more than twice the budget overflows one even when the
 # flood straddles two.
@@ -18,4 +18,4 @@ echo "$CALLS calls to $REST/v1/moods, 16 at a time (the budget: $RATE); how many
 # #[1-N] is curl's URL globbing: N requests (the fragment after # is never sent). In parallel
 # mode curl 7.x draws a progress meter even with -s; --no-progress-meter stops it.
 curl -s --no-progress-meter -o /dev/null -w '%{http_code}\n' --parallel --parallel-max 16 "$REST/v1/moods#[1-$CALLS]" \
-  -H "X-API-Key: $KEY" | sort | uniq -c
+  -H "X-API-Key: $API_KEY" | sort | uniq -c
