@@ -230,12 +230,15 @@ class Authenticator:
         with self.db.write() as conn:
             rows = {row["key"]: row for row in conn.execute("SELECT * FROM auth_failures WHERE key IN (?, ?, ?)",
                                                             (here, f"user:{user}", f"source:{source}"))}
-            counters = ([(here, limits.LOCKOUT_AFTER_FAILURES)] if here in rows else
-                        # In class mode the whole room may share one address: a seat's user is
-                        # counted as herself only, and the address counts the names of no one.
-                        [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES)] if self.defences.seated(user) else
-                        [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES),
-                         (f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)])
+            if here in rows:
+                counters = [(here, limits.LOCKOUT_AFTER_FAILURES)]
+            elif self.defences.seated(user):
+                # In class mode the whole room may share one address: a seat's user is
+                # counted as herself only, and the address counts the names of no one.
+                counters = [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES)]
+            else:
+                counters = [(f"user:{user}", limits.LOCKOUT_AFTER_FAILURES),
+                            (f"source:{source}", limits.SOURCE_LOCKOUT_AFTER_FAILURES)]
             for key, _ in counters:
                 wait = rows[key]["locked_until"] - now if key in rows else 0
                 if wait > 0:

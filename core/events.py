@@ -84,24 +84,23 @@ def note_changes(*fields: str) -> None:
 
 def call_event(protocol: str, operation: str, identity: Identity | None, outcome: str, status: str,
                bytes_in: int, bytes_out: int, started: float, reason: str = "", client: str = "",
-               source: str = "", claimed: str = "") -> CallEvent:
+               source: str = "", credential=None) -> CallEvent:
     """The event of a call an adapter has answered: `identity` is None when no one was
-    authenticated, `started` the time.perf_counter() of the call's arrival, `claimed` the user
-    name its credential claimed (kept only when the login failed)."""
+    authenticated, `started` the time.perf_counter() of the call's arrival, `credential` what
+    the caller presented (a refused login is recorded by the user name it claimed)."""
     user = identity.user if identity else ""
     # Marked now, as the call is answered: a seat may switch a defence back on a moment later.
-    unsafe = _Journal.defences.switched_off(user) if _Journal.defences else _Journal.unsafe
+    unsafe = _Journal.defences.switched_off(user) if _Journal.defences else ""
     changed = _changed.get()
     _changed.set(())
     return CallEvent(protocol, operation, user, identity.method if identity else "", outcome, status, bytes_in,
                      bytes_out, (time.perf_counter() - started) * 1000, reason, client, source, unsafe=unsafe,
-                     claimed=claimed if identity is None else "", changed=changed)
+                     claimed=getattr(credential, "username", "") if identity is None else "", changed=changed)
 
 
 class _Journal:
     path: Path | None = None
-    unsafe: str = ""
-    defences: Defences | None = None    # class mode: each seat's own switches
+    defences: Defences | None = None    # the server's switches, or in class mode each seat's own
 
 
 class OneLineFormatter(logging.Formatter):
@@ -127,11 +126,9 @@ def configure(settings) -> None:
     handler.setFormatter(OneLineFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     _Journal.path = settings.home / JOURNAL
-    if settings.classroom:
-        _Journal.defences = Defences(Database(settings.database), settings)
+    _Journal.defences = Defences(Database(settings.database), settings)
     if settings.unsafe:
-        _Journal.unsafe = ",".join(sorted(settings.unsafe))
-        log.warning("UNSAFE: defences switched off for teaching: %s", _Journal.unsafe)
+        log.warning("UNSAFE: defences switched off for teaching: %s", _Journal.defences.switched_off())
 
 
 def record(event: CallEvent) -> None:

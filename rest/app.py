@@ -150,7 +150,7 @@ def record_call(response):
         # A streamed body is not counted: measuring it would mean reading it to its end.
         0 if response.is_streamed else response.calculate_content_length() or 0,
         g.get("started", time.perf_counter()), g.get("reason", ""), request.headers.get("User-Agent", ""),
-        request.remote_addr or "", claimed=getattr(g.get("credential"), "username", "")))
+        request.remote_addr or "", credential=g.get("credential")))
     return response
 
 

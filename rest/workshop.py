@@ -45,7 +45,7 @@ def trainer() -> None:
     playlists = service() if key else rest.service()
     if not (key and classroom.is_trainer(playlists.settings.home, key)):
         # A wrong key has no user to charge: it spends its address's budget, as any bad credential does.
-        playlists.auth.limit(f"source:{request.remote_addr}")
+        playlists.refused_unread(request.remote_addr)
         raise Unauthenticated("send the trainer's key (class/trainer.json) in X-API-Key")
 
 
@@ -64,7 +64,7 @@ def seat_for_code() -> str:
     playlists = service()
     name = classroom.seat_by_code(playlists.db, code)
     if name is None:
-        playlists.auth.limit(f"source:{request.remote_addr}")
+        playlists.refused_unread(request.remote_addr)
         raise Unauthenticated("no seat has this code: it is printed on your card")
     return name
 

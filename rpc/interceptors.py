@@ -35,7 +35,7 @@ def around(handler: grpc.RpcMethodHandler, wrap, request_deserializer=None) -> g
 # interceptors included, in a contextvars.Context of its own: what one call sets here
 # no other call sees, not even one that later runs on the same thread.
 caller: ContextVar[Caller] = ContextVar("caller")
-claimed: ContextVar[str] = ContextVar("claimed", default="")   # the user name a login claimed, for the record
+presented: ContextVar[object] = ContextVar("presented", default=None)   # the credential, for the record
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class Call:
         identity = caller.get().identity if caller.get(None) else None
         events.record(events.call_event("grpc", self.operation, identity, outcome, code.name, self.bytes_in,
                                         self.bytes_out, self.started, reason, self.client, peer_address(context),
-                                        claimed.get()))
+                                        presented.get()))
         if status:
             context.abort_with_status(status)
         elif error is not None:

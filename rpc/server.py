@@ -32,7 +32,7 @@ from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, N
                          TooLarge, Unauthenticated, VersionRequired, invalid)
 from core.model import Playlist, Track
 
-from .interceptors import CallRecord, around, caller, claimed, peer_address
+from .interceptors import CallRecord, around, caller, peer_address, presented
 
 log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
@@ -115,7 +115,7 @@ class Authentication(grpc.ServerInterceptor):
         def authenticated(behavior):
             def authenticate_then_behave(request, context):
                 credential = credential_from(context)
-                claimed.set(getattr(credential, "username", ""))
+                presented.set(credential)
                 caller.set(Caller(self.service.authenticate(credential, peer_address(context)), credential))
                 return behavior(request, context)
             return authenticate_then_behave

@@ -97,7 +97,7 @@ def note_call(ctx) -> None:
     if ctx.udc is not None:
         call.identity = ctx.udc.identity
     else:
-        call.claimed = getattr(credential_from_envelope(ctx), "username", "")
+        call.credential = credential_from_envelope(ctx)
     fault = ctx.out_error or ctx.in_error
     if fault is not None:
         reason = fault.faultstring  # Spyne's schema errors carry theirs as bytes
@@ -273,9 +273,10 @@ FAULTS = {
 OUTCOMES = {code: error.kind for error, (code, _) in FAULTS.items()}
 
 
-def fault_for(error: ServiceError) -> Fault:
-    code, detail = FAULTS[type(error)]
-    return Fault(code, error.message, detail=detail(error) if detail else None)
+def fault_for(error: ServiceError, code: str | None = None) -> Fault:
+    """The error's Fault; `code` names it more closely where the table's code is too broad."""
+    table_code, detail = FAULTS[type(error)]
+    return Fault(code or table_code, error.message, detail=detail(error) if detail else None)
 
 
 # The schema's own errors (libxml2's) quote the value they refuse: a card number typed into
@@ -294,16 +295,16 @@ class Soap11InWords(Soap11):
             super().validate_body(ctx, message)
         except SchemaValidationError:
             error = InvalidArgument(*dict.fromkeys(map(in_words, self.validation_schema.error_log)))
+            # Spyne validates before any operation runs, so the credential has not been read
+            # yet: read it now, so that the mistake is recorded as its caller's, and one
+            # without a valid credential counts against its address's rate limit.
             try:
-                # Counted like any call: a caller's mistake is recorded as theirs, and one
-                # without a valid credential counts against its address's rate limit.
                 ctx.udc = authenticate(ctx)
             except Unauthenticated:
                 pass
             except ServiceError as refused:
                 raise fault_for(refused) from None
-            raise Fault("Client.SchemaValidationError", error.message, detail=FAULTS[InvalidArgument][1](error)) \
-                from None
+            raise fault_for(error, "Client.SchemaValidationError") from None
 
 
 def in_words(entry) -> FieldViolation:

@@ -53,7 +53,7 @@ class Call:
     outcome: str = "ok"
     status: str = "200"
     reason: str = ""
-    claimed: str = ""
+    credential: object = None   # what a caller the core refused presented
 
 
 class Refused(Exception):
@@ -145,7 +145,7 @@ class Guard:
                                 NO_SNIFFING, *headers])
         record(call_event("soap", call.operation, call.identity, call.outcome, call.status, call.bytes_in, len(answer),
                           started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", ""),
-                          call.claimed))
+                          call.credential))
         return [answer]
 
     def counted(self, refusal: Refused, environ) -> Refused:
