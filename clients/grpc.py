@@ -7,7 +7,6 @@ REST); copy any of them into your own program. Credentials travel as call metada
 import sys
 
 import grpc
-import requests
 from google.protobuf import field_mask_pb2, json_format
 from google.rpc import error_details_pb2 as details
 from grpc_status import rpc_status
@@ -29,7 +28,7 @@ class GrpcClient:
     def __init__(self, address: str | None = None, auth: str = "key", user: str = "alice",
                  token_url: str | None = None, relay: bool = False, tls_address: str | None = None):
         secrets = creds.load(user)
-        credential = creds.credential(auth, user, secrets, lambda: get_token(token_url or addresses.token_url(), secrets))
+        credential = creds.credential(auth, user, secrets, lambda: creds.fetch_token(token_url or addresses.token_url(), secrets))
         self.metadata = calls.grpc_metadata(credential)   # x-api-key or authorization (see clients/calls.py)
         # A client certificate is presented on the TLS port only.
         address = (tls_address or address or addresses.grpc_address(tls=True) if auth == "mtls"
@@ -108,14 +107,6 @@ class GrpcClient:
     def mood_radio(self, moods):
         """A bidirectional stream: each mood sent is answered with fresh tracks of it."""
         return self.stub.MoodRadio((pb.MoodRadioRequest(mood=m) for m in moods), metadata=self.metadata)
-
-
-def get_token(token_url: str, secrets: dict) -> str:
-    """OAuth 2.0 client credentials, from the REST server: the token works on gRPC too."""
-    response = requests.post(token_url, auth=(secrets["client_id"], secrets["client_secret"]),
-                             data={"grant_type": "client_credentials"})
-    response.raise_for_status()
-    return response.json()["access_token"]
 
 
 def explain(error: grpc.RpcError) -> str:

@@ -26,9 +26,8 @@ class SoapClient:
         self.user, self.auth, self.url = user, auth, url or addresses.soap_url(tls=auth == "mtls")
         self.session = tapped_session(tap) if tap else requests.Session()
         self.session.trust_env = False   # our CA, not REQUESTS_CA_BUNDLE's
-        self.credential = creds.credential(auth, user, self.secrets, lambda: self.session.post(
-            token_url or addresses.token_url(), data={"grant_type": "client_credentials"},
-            auth=(self.secrets["client_id"], self.secrets["client_secret"])).json()["access_token"])
+        self.credential = creds.credential(auth, user, self.secrets, lambda: creds.fetch_token(
+            token_url or addresses.token_url(), self.secrets, self.session))
         if auth == "mtls":
             self.session.cert = (self.secrets["cert"], self.secrets["key"])
             self.session.verify = self.secrets["ca"]

@@ -27,6 +27,7 @@ from .storage import Database
 
 log = logging.getLogger("calls")
 JOURNAL = "events.jsonl"
+ROTATED = JOURNAL + ".1"            # the journal's previous file, kept once it is full
 MAX_FILE_BYTES = 4 * 1024 * 1024    # then events.jsonl becomes events.jsonl.1: at most ~8 MB kept
 BATCH_SECONDS = 0.05                # how long a successful read's line may wait to be written
 # Operations that change something: their lines are written before the caller hears it happened.
@@ -267,7 +268,7 @@ def _rotate(path: Path, fd: int) -> None:
         except FileNotFoundError:
             still_ours = False
         if still_ours:   # another process may have rotated it while we waited for the lock
-            os.replace(path, path.with_name(path.name + ".1"))
+            os.replace(path, path.with_name(ROTATED))
 
 
 def read(home: Path, since: float = 0.0) -> list[dict]:
@@ -276,7 +277,7 @@ def read(home: Path, since: float = 0.0) -> list[dict]:
     Each worker process writes its own lines in order, but two workers' batches may reach the
     file in either order: sorting by the time of each call puts the server's calls back in line."""
     events = []
-    for path in (home / (JOURNAL + ".1"), home / JOURNAL):
+    for path in (home / ROTATED, home / JOURNAL):
         if path.exists():
             for line in path.read_text(errors="replace").splitlines():
                 try:

@@ -265,7 +265,7 @@ def compare():
 # (the Hub) reads each line once, however many pages watch, and keeps the counters: every tab,
 # and every reload, shows the same numbers, worked out from the same file.
 
-JOURNAL = events.JOURNAL
+JOURNAL, ROTATED = events.JOURNAL, events.ROTATED
 # Only these fields ever leave the server: a call's, or a workshop solve's (python -m workshop).
 SHOWN = ("protocol", "operation", "user", "claimed", "auth_method", "outcome", "status", "stopped_at", "reason",
          "bytes_in", "bytes_out", "ms", "client", "source", "at", "unsafe")
@@ -487,7 +487,7 @@ class Counts:
             self.unsafe[event["protocol"]] = event["unsafe"] or ""
 
     def state(self) -> dict:
-        present = {str(inode) for inode in map(inode_of, (self.home / JOURNAL, self.home / (JOURNAL + ".1"))) if inode}
+        present = {str(inode) for inode in map(inode_of, (self.home / JOURNAL, self.home / ROTATED)) if inode}
         for gone in set(self.per_file) - present:
             del self.per_file[gone]
         totals = sum(self.per_file.values(), Counter())
@@ -514,7 +514,7 @@ class JournalTail:
 
     def __init__(self, home: Path):
         self.path = home / JOURNAL
-        older = home / (JOURNAL + ".1")
+        older = home / ROTATED
         self.file = self._open(older) if older.exists() else None
         self.offset = 0
         self.partial = b""  # the start of a line whose end is not written yet

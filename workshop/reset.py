@@ -8,6 +8,7 @@ secret the next group has been handed; so nothing here touches it.
 from pathlib import Path
 
 from core.config import Settings
+from core.events import ROTATED
 from core.limits import SharedCounter
 from core.storage import Database
 
@@ -31,7 +32,7 @@ def clear_counters(settings: Settings) -> dict:
 def reset(settings: Settings) -> dict:
     """Empty the group's tables, delete the journal and the progress; return what went."""
     gone = {**_empty(settings, GROUP_TABLES), **clear_counters(settings)}
-    for name in (JOURNAL, JOURNAL + ".1", FILE):
+    for name in (JOURNAL, ROTATED, FILE):
         gone[name] = _remove(settings.home / name)
     return gone
 

@@ -64,27 +64,26 @@ class Targets(calls.Endpoints):
 
     def listening(self) -> list[bool]:
         """Whether each of the three servers accepts a connection right now."""
-        def accepts(address):
-            try:
-                socket.create_connection(address, timeout=1).close()
-                return True
-            except OSError:
-                return False
         return [accepts(address) for address in self.listeners()]
 
     def wait_until_listening(self, seconds: float) -> None:
         """Wait until the three servers accept connections (after `make serve` starts them)."""
         deadline = time.monotonic() + seconds
         for address in self.listeners():
-            while True:
-                try:
-                    socket.create_connection(address, timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"attacks: nothing answers on {address[0]}:{address[1]}; "
-                                         "is `make serve` running?") from None
-                    time.sleep(0.1)
+            while not accepts(address):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"attacks: nothing answers on {address[0]}:{address[1]}; "
+                                     "is `make serve` running?")
+                time.sleep(0.1)
+
+
+def accepts(address: tuple[str, int]) -> bool:
+    """Whether a server accepts a TCP connection at `address` right now."""
+    try:
+        socket.create_connection(address, timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def preflight(targets: "Targets") -> None:

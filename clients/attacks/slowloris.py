@@ -2,7 +2,6 @@
 import socket
 import sys
 import time
-from urllib.parse import urlsplit
 
 import requests
 
@@ -19,9 +18,9 @@ def run(targets, args):
         request and a header, then another header every second, never the blank line that ends
         the request. A server that gives each connection one of its few threads until its
         request is complete soon has none left, and nobody is served. No credential needed.""")
-    servers = [urlsplit(url) for url in (targets.rest_url, targets.soap_url)]
+    servers = targets.listeners()[:2]   # REST's and SOAP's: the HTTP/1.1 servers
     slow = [open_slowly(server) for server in servers for _ in range(HELD)]
-    say(f"{len(slow)} slow connections open, {HELD} on each of {', '.join(s.netloc for s in servers)}")
+    say(f"{len(slow)} slow connections open, {HELD} on each of {', '.join(f'{h}:{p}' for h, p in servers)}")
     alice = ("key", load("alice")["api_key"])
     started = time.monotonic()
     answered, slowest = [], 0.0
@@ -50,8 +49,8 @@ def run(targets, args):
                    "slow clients cost almost nothing and are gone soon")
 
 
-def open_slowly(server) -> socket.socket:
-    sock = socket.create_connection((server.hostname, server.port or 80), timeout=5)
+def open_slowly(server: tuple[str, int]) -> socket.socket:
+    sock = socket.create_connection(server, timeout=5)
     sock.sendall(HEAD)
     return sock
 

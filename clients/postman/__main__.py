@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .. import addresses, credentials
+from ..calls import SOAP_ENV, TNS, WSSE
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "rest" / "openapi.json"
@@ -28,7 +29,6 @@ COLLECTION = Path(__file__).resolve().parent / "playlists.postman_collection.jso
 ENVIRONMENT = "postman_environment.json"
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 XS = "{http://www.w3.org/2001/XMLSchema}"
-TNS = "urn:playlists:v1"
 
 # The order a run goes in: what a request needs was made by one before it; the delete comes last.
 REST_FLOW = ("who_am_i", "list_moods", "search_tracks", "get_track", "generate_playlist", "create_playlist",
@@ -137,12 +137,11 @@ def soap_fields(types: dict, operation: str) -> str:
 def envelope(operation: str, fields: str) -> str:
     # WhoAmI shows WS-Security's UsernameToken; the others carry the API key's header element.
     if operation == "WhoAmI":
-        header = ('<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-'
-                  'secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>{{username}}</wsse:Username>'
-                  '<wsse:Password>{{password}}</wsse:Password></wsse:UsernameToken></wsse:Security>')
+        header = (f'<wsse:Security xmlns:wsse="{WSSE}"><wsse:UsernameToken><wsse:Username>{{{{username}}}}'
+                  '</wsse:Username><wsse:Password>{{password}}</wsse:Password></wsse:UsernameToken></wsse:Security>')
     else:
         header = "<p:ApiKey>{{api_key}}</p:ApiKey>"
-    return (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="{TNS}">\n'
+    return (f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:p="{TNS}">\n'
             f"  <soap:Header>{header}</soap:Header>\n"
             f"  <soap:Body><p:{operation}>{fields}</p:{operation}></soap:Body>\n"
             "</soap:Envelope>")
