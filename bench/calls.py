@@ -14,9 +14,8 @@ import requests
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.calls import PASSWORD_TEXT, SOAP_ENV, TNS, WSSE
+from clients.calls import PASSWORD_TEXT, PROTOCOLS, SOAP_ENV, TNS, WSSE
 
-PROTOCOLS = ("rest", "soap", "grpc")
 # The operations the benchmark measures, in the contract's names. The Basic-auth variant
 # is the same GetPlaylist with a password instead of an API key: it shows the KDF's price.
 OPERATIONS = {"get_playlist": "GetPlaylist", "search_tracks": "SearchTracks",

@@ -19,7 +19,7 @@ from lxml import etree
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from clients.calls import SOAP_ENV, TNS, SourceAddress, envelope, http_headers
+from clients.calls import SOAP_ENV, TNS, SourceAddress, envelope, grpc_metadata, http_headers
 from core import PlaylistService, events, limits
 from core.auth import ApiKey
 from core.config import load_settings
@@ -309,10 +309,9 @@ def status(protocol: str, server, credential, session=None, **tls) -> str:
         fault = etree.fromstring(answer.content).findtext(".//faultcode")
         return fault.partition(":")[2] if fault else str(answer.status_code)   # without its prefix
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        metadata = [("authorization", http_headers(credential)["Authorization"])] if credential[0] == "basic" else \
-            [("x-api-key", credential[1])]
         try:
-            playlist_pb2_grpc.PlaylistsStub(channel).WhoAmI(pb.WhoAmIRequest(), metadata=metadata, timeout=10)
+            playlist_pb2_grpc.PlaylistsStub(channel).WhoAmI(pb.WhoAmIRequest(), metadata=grpc_metadata(credential),
+                                                            timeout=10)
             return "OK"
         except grpc.RpcError as error:
             return error.code().name
