@@ -1,4 +1,5 @@
 """Where the service keeps its state, and the settings all three servers share."""
+import functools
 import ipaddress
 import os
 import re
@@ -58,6 +59,7 @@ class Settings:
         return parse_rate(self.rate_limit)
 
 
+@functools.cache   # asked on every call (the rate limit): each text is parsed once
 def parse_rate(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(second|minute|hour)\s*", text)
     if not match or int(match.group(1)) < 1:
