@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import grpc
-from google.protobuf import duration_pb2, empty_pb2, text_format
+from google.protobuf import duration_pb2, empty_pb2, text_format, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -142,11 +142,15 @@ def track_message(track: Track) -> pb.Track:
     return message
 
 
+def timestamp(text: str) -> timestamp_pb2.Timestamp:
+    """An ISO 8601 time as protobuf stores it: seconds since 1970 (UTC), not text."""
+    # From the seconds: protobuf's own conversion of a datetime is Python code, a few µs a field.
+    return timestamp_pb2.Timestamp(seconds=int(datetime.fromisoformat(text).timestamp()))
+
+
 def playlist_message(playlist: Playlist) -> pb.Playlist:
-    # protobuf stores a datetime in a Timestamp field (seconds and nanos, not text).
     return pb.Playlist(**{**vars(playlist), "tracks": [track_message(t) for t in playlist.tracks],
-                          "created_at": datetime.fromisoformat(playlist.created_at),
-                          "updated_at": datetime.fromisoformat(playlist.updated_at)})
+                          "created_at": timestamp(playlist.created_at), "updated_at": timestamp(playlist.updated_at)})
 
 
 def required(value, field: str):
