@@ -10,6 +10,8 @@ import re
 import secrets
 from datetime import datetime, timezone
 
+import orjson
+
 from . import events, limits, pagination
 from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
@@ -359,7 +361,8 @@ class PlaylistService:
                            {"id": playlist_id}).fetchone()
         if row is None or (owners is not None and row["owner"] not in owners):
             raise NotFound(f"no playlist with id {_quoted(playlist_id)}")
-        tracks = [self.tracks[track_id] for _, track_id in sorted(json.loads(row["tracks"]))]
+        # orjson, as the journal: it reads this list in half json's time, and every read of a playlist does.
+        tracks = [self.tracks[track_id] for _, track_id in sorted(orjson.loads(row["tracks"]))]
         return Playlist(id=row["id"], owner=row["owner"], name=self._outgoing(identity, "name", row["name"]),
                         mood=row["mood"], tracks=tracks, total_duration_seconds=sum(t.duration_seconds for t in tracks),
                         version=row["version"], created_at=row["created_at"], updated_at=row["updated_at"])
