@@ -5,6 +5,7 @@ the method's handler for another. To act on the call itself (its peer, its TLS i
 its deadline, its outcome) an interceptor wraps the handler's behavior; `around` does
 that for any of the four kinds of RPC.
 """
+import functools
 import re
 import time
 from contextvars import ContextVar
@@ -50,6 +51,7 @@ def decoded(request):
     return request
 
 
+@functools.cache   # a few names, asked on every call
 def snake_case(rpc_name: str) -> str:
     """'CreatePlaylist' -> 'create_playlist': the core operation's name."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc_name).lower()

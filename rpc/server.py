@@ -106,21 +106,23 @@ class Authentication(grpc.ServerInterceptor):
 
     def __init__(self, service: PlaylistService):
         self.service = service
+        self.handlers = {}  # method: its handler, wrapped at its first call (anew per call costs µs)
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
         if handler is None or not details.method.startswith(f"/{SERVICE_NAME}/"):
             return handler
+        if details.method not in self.handlers:
+            self.handlers[details.method] = around(handler, self.authenticated)
+        return self.handlers[details.method]
 
-        def authenticated(behavior):
-            def authenticate_then_behave(request, context):
-                credential = credential_from(context)
-                presented.set(credential)
-                caller.set(Caller(self.service.authenticate(credential, peer_address(context)), credential))
-                return behavior(request, context)
-            return authenticate_then_behave
-
-        return around(handler, authenticated)
+    def authenticated(self, behavior):
+        def authenticate_then_behave(request, context):
+            credential = credential_from(context)
+            presented.set(credential)
+            caller.set(Caller(self.service.authenticate(credential, peer_address(context)), credential))
+            return behavior(request, context)
+        return authenticate_then_behave
 
 
 def identity() -> Identity:
