@@ -139,9 +139,9 @@ class Authenticator:
         self.defences = Defences(db, settings)
         self.counter = limits.SharedCounter.beside(db.path)
         # Setup writes the users and nothing changes them while the servers run (a reset keeps
-        # every secret, workshop/reset.py): a key's owner, once found, is remembered, which spares
-        # a query on every call. Only keys that were found: an unknown key is looked up each time.
-        self._key_owners: dict[str, str] = {}
+        # every secret, workshop/reset.py): a key's identity, once found, is remembered, which
+        # spares a query on every call. Only keys that were found: an unknown key is looked up each time.
+        self._key_identities: dict[str, Identity] = {}
 
     def authenticate(self, credential, source: str) -> Identity:
         """The one way in: check the credential (a password only within its lockouts), then the rate limit."""
@@ -164,8 +164,7 @@ class Authenticator:
     def _verify(self, credential) -> Identity | None:
         full = frozenset(ALL_SCOPES)
         if isinstance(credential, ApiKey):
-            user = self._key_owner(hash_key(credential.key))
-            return user and Identity(user, credential.method, full)
+            return self._key_identity(hash_key(credential.key))
         if isinstance(credential, UsernamePassword):
             row = self._user_where("name = ?", credential.username)
             ok = verify_password(credential.password, row["password_hash"] if row else _DUMMY_HASH)
@@ -180,13 +179,13 @@ class Authenticator:
             return row and Identity(row["name"], credential.method, full)
         return None
 
-    def _key_owner(self, key_hash: str) -> str | None:
-        user = self._key_owners.get(key_hash)
-        if user is None:
+    def _key_identity(self, key_hash: str) -> Identity | None:
+        identity = self._key_identities.get(key_hash)
+        if identity is None:
             row = self._user_where("api_key_hash = ?", key_hash)
             if row:
-                user = self._key_owners[key_hash] = row["name"]
-        return user
+                identity = self._key_identities[key_hash] = Identity(row["name"], ApiKey.method, frozenset(ALL_SCOPES))
+        return identity
 
     def _user_where(self, condition: str, value: str):
         with self.db.connection() as conn:
