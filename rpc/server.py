@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import queue
 import signal
+import socket
 import threading
 from collections import Counter
 from concurrent import futures
@@ -40,7 +41,8 @@ log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
 GRACE_SECONDS = 5
 DEFAULT_WORKERS = 4      # threads per process
-DEFAULT_PROCESSES = 2    # like REST's and SOAP's gunicorn workers
+# Like REST's and SOAP's two gunicorn workers; one where the ports cannot be shared (in_processes).
+DEFAULT_PROCESSES = 2 if hasattr(socket, "SO_REUSEPORT") else 1
 MAX_SEND_BYTES = 4 * 1024 * 1024  # what a client accepts by default; a page of 50 full playlists fits
 DEFAULT_MS_PER_SECOND, MAX_MS_PER_SECOND = 5, 100  # PlayPlaylist: real milliseconds per second of music
 
