@@ -1,7 +1,7 @@
 """The bare gRPC baseline: the benchmark's answers served from memory by a plain grpcio servicer.
 
-The same thread pool as `python -m rpc` (rpc.server.DEFAULT_WORKERS threads) and the same
-messages, built once at start; no interceptors, no authentication, no core, no call log.
+The same processes and thread pools as `python -m rpc` (rpc.server's DEFAULT_PROCESSES and
+DEFAULT_WORKERS, started by its in_processes) and the same messages, built once at start; no interceptors, no authentication, no core, no call log.
 What `python -m rpc` costs beyond this is the price of our own code.
 """
 import argparse
@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from rpc.server import DEFAULT_WORKERS
+from rpc.server import DEFAULT_PROCESSES, DEFAULT_WORKERS, in_processes
 
 
 class BarePlaylists(playlist_pb2_grpc.PlaylistsServicer):
@@ -41,11 +41,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--fixture", required=True, help="fixture.json written by the benchmark")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                        help=f"threads serving calls (default {DEFAULT_WORKERS}, as rpc)")
+                        help=f"threads serving calls in each process (default {DEFAULT_WORKERS}, as rpc)")
+    parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
+                        help=f"server processes sharing the port (default {DEFAULT_PROCESSES}, as rpc)")
     args = parser.parse_args()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers))
-    playlist_pb2_grpc.add_PlaylistsServicer_to_server(BarePlaylists(json.loads(Path(args.fixture).read_text())), server)
-    server.add_insecure_port(f"{args.host}:{args.port}")
+    in_processes(serve_process, (args.host, args.port, json.loads(Path(args.fixture).read_text()), args.workers),
+                 args.processes)
+
+
+def serve_process(host: str, port: int, data: dict, workers: int) -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    playlist_pb2_grpc.add_PlaylistsServicer_to_server(BarePlaylists(data), server)
+    server.add_insecure_port(f"{host}:{port}")
     server.start()
     server.wait_for_termination()
 

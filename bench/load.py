@@ -73,10 +73,15 @@ def drive(one_call, start: float, end: float, outcome: Outcome) -> None:
 
 def run_job(job: Job) -> Outcome:
     """One process's share of a measurement: its threads, its connections, their outcome."""
-    channel = grpc.insecure_channel(job.address) if job.protocol == "grpc" else None
-    if channel:
-        callers = [grpc_caller(channel, job.op, job.fixture) for _ in range(job.threads)]
+    if job.protocol == "grpc":
+        # A channel, so a connection, per thread, as an HTTP session per thread: a server's
+        # processes share connections, not calls. Channels to one address share one connection
+        # unless each keeps a subchannel pool of its own.
+        channels = [grpc.insecure_channel(job.address, options=[("grpc.use_local_subchannel_pool", 1)])
+                    for _ in range(job.threads)]
+        callers = [grpc_caller(channel, job.op, job.fixture) for channel in channels]
     else:
+        channels = []
         callers = [http_caller(job.protocol, job.op, job.address, job.fixture) for _ in range(job.threads)]
     outcomes = [Outcome() for _ in callers]
     threads = [threading.Thread(target=drive, args=(c, job.start, job.end, o)) for c, o in zip(callers, outcomes)]
@@ -86,7 +91,7 @@ def run_job(job: Job) -> Outcome:
         thread.join()
     for one_call in callers:
         one_call.close()
-    if channel:
+    for channel in channels:
         channel.close()
     total = Outcome()
     for outcome in outcomes:

@@ -8,8 +8,11 @@ import base64
 import contextvars
 import functools
 import logging
+import multiprocessing
+import multiprocessing.connection
 import queue
 import signal
+import socket
 import threading
 from collections import Counter
 from concurrent import futures
@@ -25,7 +28,7 @@ from grpc_status import rpc_status
 from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
-from core import PlaylistService, limits
+from core import PlaylistService, events, limits
 from core.auth import ApiKey, Caller, ClientCertificate, Identity, credential_from_authorization
 from core.config import Settings
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError,
@@ -37,7 +40,9 @@ from .interceptors import CallRecord, around, caller, peer_address, presented
 log = logging.getLogger("rpc")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Playlists"].full_name  # "playlist.v1.Playlists"
 GRACE_SECONDS = 5
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 4      # threads per process
+# Like REST's and SOAP's two gunicorn workers; one where the ports cannot be shared (in_processes).
+DEFAULT_PROCESSES = 2 if hasattr(socket, "SO_REUSEPORT") else 1
 MAX_SEND_BYTES = 4 * 1024 * 1024  # what a client accepts by default; a page of 50 full playlists fits
 DEFAULT_MS_PER_SECOND, MAX_MS_PER_SECOND = 5, 100  # PlayPlaylist: real milliseconds per second of music
 
@@ -71,19 +76,56 @@ def tls_credentials(tls: Path) -> grpc.ServerCredentials:
                                        root_certificates=(tls / "ca.pem").read_bytes(), require_client_auth=True)
 
 
-def serve(host: str, port: int, tls_port: int, settings: Settings, workers: int = DEFAULT_WORKERS) -> None:
-    """Serve until SIGTERM or SIGINT, then give the calls in flight GRACE_SECONDS to finish."""
+def serve(host: str, port: int, tls_port: int, settings: Settings, workers: int = DEFAULT_WORKERS,
+          processes: int = DEFAULT_PROCESSES) -> None:
+    """Serve from `processes` processes until SIGTERM or SIGINT."""
+    address = f"[{host}]" if ":" in host else host  # an IPv6 address, e.g. [::1]:50051
+    print(f"rpc: {address}:{port}" + (f" and {address}:{tls_port} (mutual TLS)" if tls_port else ""), flush=True)
+    in_processes(serve_process, (address, port, tls_port, settings, workers), processes)
+
+
+def serve_process(address: str, port: int, tls_port: int, settings: Settings, workers: int) -> None:
+    """One process's server; on SIGTERM or SIGINT its calls in flight get GRACE_SECONDS to finish."""
     server = create_server(PlaylistService(settings), workers)
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address, e.g. [::1]:50051
-    server.add_insecure_port(f"{host}:{port}")
+    server.add_insecure_port(f"{address}:{port}")
     if tls_port:
-        server.add_secure_port(f"{host}:{tls_port}", tls_credentials(settings.tls))
+        server.add_secure_port(f"{address}:{tls_port}", tls_credentials(settings.tls))
     server.start()
-    print(f"rpc: {host}:{port}" + (f" and {host}:{tls_port} (mutual TLS)" if tls_port else ""), flush=True)
     # stop() refuses new calls at once, and cancels those still running when the grace is over.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server.stop(GRACE_SECONDS))
     server.wait_for_termination()
+    events.flush()   # the journal's last batch: a forked process ends without running atexit
+
+
+def in_processes(target, args: tuple, processes: int) -> None:
+    """Run target(*args) in `processes` processes that listen on the same ports; exit when one ends.
+
+    grpcio runs every call of a process under its one GIL: a process uses about one core,
+    however many threads it has. As gunicorn's workers do for REST and SOAP, several
+    processes listen on the same port (SO_REUSEPORT, which grpcio sets on Linux), and the
+    kernel hands each new connection to one of them. A connection stays with its process:
+    every call of one channel is served by the same process."""
+    if processes == 1:
+        return target(*args)
+    # Forked before any of them creates a server: grpcio's threads do not survive a fork.
+    children = [multiprocessing.get_context("fork").Process(target=target, args=args, name=f"rpc-{n}")
+                for n in range(1, processes + 1)]
+    for child in children:
+        child.start()
+
+    def stop(*_):
+        for child in children:
+            if child.is_alive():
+                child.terminate()   # SIGTERM: each stops as a single server does
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    multiprocessing.connection.wait([child.sentinel for child in children])
+    stop()   # one process ended (a port it could not bind, a crash): the others go with it
+    for child in children:
+        child.join()
+    raise SystemExit(max(abs(child.exitcode) for child in children))
 
 
 # --- 2. authentication glue: lift the credential out of gRPC, hand it to the core --------------

@@ -18,6 +18,7 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import events
+from rpc.server import DEFAULT_PROCESSES
 from serve.launch import ROOT, Server, free_port, wait_for_port
 
 from .conftest import TEST_ENV
@@ -36,7 +37,8 @@ def test_help_explains_every_option():
     text = " ".join(result.stdout.split())
     assert result.returncode == 0
     for option in ("--host HOST address to bind", "--port PORT plain", "--tls-port TLS_PORT mutual-TLS port",
-                   "--db DB SQLite database", "--workers WORKERS threads serving calls"):
+                   "--db DB SQLite database", "--workers WORKERS threads serving calls in each process",
+                   "--processes PROCESSES server processes sharing the ports"):
         assert option in text
 
 
@@ -110,6 +112,56 @@ def test_an_unexpected_error_is_internal_and_reveals_nothing(home, alice, tmp_pa
         log = process.communicate(timeout=20)[0]
     assert "no such table: playlists" in log and "Traceback" in log  # the trace went to the log only
     assert process.returncode == 0
+
+
+def connections_served(pid: int, port: int) -> int:
+    """How many open TCP connections to `port` the process `pid` holds (Linux: /proc)."""
+    sockets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}") if os.path.exists(f"/proc/{pid}/fd/{fd}") else ""
+        if target.startswith("socket:["):
+            sockets.add(target[8:-1])
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()   # local address:port (hex), remote, state (01: established), …, inode
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                established.add(fields[9])
+    return len(sockets & established)
+
+
+def test_the_processes_share_the_port_and_each_serves_connections_of_its_own(home, alice):
+    server = Server("rpc", home, TEST_ENV, tls=False)
+    channels = [grpc.insecure_channel(f"127.0.0.1:{server.port}", options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(16)]
+    try:
+        for channel in channels:
+            assert playlist_pb2_grpc.PlaylistsStub(channel).WhoAmI(pb.WhoAmIRequest(), metadata=alice,
+                                                                   timeout=10).name == "alice"
+        workers = server.processes()[1:]
+        assert len(workers) == DEFAULT_PROCESSES
+        served = [connections_served(pid, server.port) for pid in workers]
+        # The kernel picks a process per connection: all 16 on one would happen once in 2**15 runs.
+        assert sum(served) == 16 and all(served), served
+    finally:
+        for channel in channels:
+            channel.close()
+        server.stop()
+
+
+def test_a_process_that_dies_takes_the_whole_server_down_with_it(home, alice):
+    """Never half a server: a port some connections reach and others find dead."""
+    server = Server("rpc", home, TEST_ENV, tls=False)
+    try:
+        first, *others = server.processes()[1:]
+        os.kill(first, signal.SIGKILL)
+        assert server.process.wait(timeout=10) != 0
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in others) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in others)
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)

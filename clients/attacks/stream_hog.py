@@ -7,7 +7,7 @@ from playlist.v1 import playlist_pb2 as pb
 from ..calls import from_grpc, grpc_metadata, key
 from .common import credential_text, exchange, load, run_one, say, title, verdict
 
-TRIES = 4                       # streams bob asks for: the server's default pool is 4 threads
+TRIES = 4                       # streams bob asks for, on one channel: a process has 4 threads
 CHACONNES = ["bach-bwv1004-chaconne"] * 3   # 42 minutes of music: minutes of playback at the slowest pace
 
 
