@@ -2,11 +2,12 @@
 import json
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
 
 from core import PlaylistService
-from core.auth import ApiKey, BearerToken, UsernamePassword, credential_from_authorization
+from core.auth import ApiKey, BearerToken, UsernamePassword, credential_from_authorization, hash_key
 from core.config import load_settings
 from core.errors import (Conflict, Forbidden, InvalidArgument, NotFound, RateLimited, Unauthenticated,
                          VersionRequired)
@@ -156,6 +157,17 @@ def test_wrong_credentials_all_look_the_same(service, credentials):
             service.authenticate(credential, "10.0.0.1")
         messages.add(error.value.message)
     assert len(messages) == 1
+
+
+def test_an_unknown_key_is_looked_up_again_so_a_user_added_later_gets_in(service, home):
+    """A key's identity is remembered once found, never a key's absence."""
+    key = ApiKey("pk_" + "latecomer" * 4)
+    with pytest.raises(Unauthenticated):
+        service.authenticate(key, "10.0.0.5")
+    with closing(sqlite3.connect(home / "playlists.sqlite3")) as db:   # as setup adds a user
+        db.execute("INSERT INTO users VALUES ('latecomer', '-', ?, 'latecomer-client', '-')", (hash_key(key.key),))
+        db.commit()
+    assert service.authenticate(key, "10.0.0.5").user == "latecomer"
 
 
 def test_repeated_password_failures_lock_the_user_out(home, credentials):
