@@ -216,9 +216,10 @@ def changes(request: pb.UpdatePlaylistRequest) -> dict:
 
 
 class StreamSlots:
-    """A stream holds one of the server's threads for as long as it lasts. Streams may take
+    """A stream holds one of its process's threads for as long as it lasts. Streams may take
     every thread but one, so that no number of open streams can starve the other calls, and
-    one user may take only limits.STREAMS_PER_USER of them, so that the rest stay for others."""
+    one user may take only limits.STREAMS_PER_USER of them, so that the rest stay for others.
+    Each process counts its own: a channel's calls, its streams too, all go to one process."""
 
     def __init__(self, slots: int):
         self.slots = slots
