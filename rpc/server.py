@@ -94,6 +94,9 @@ def serve_process(address: str, port: int, tls_port: int, settings: Settings, wo
     # stop() refuses new calls at once, and cancels those still running when the grace is over.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server.stop(GRACE_SECONDS))
+    parent = multiprocessing.parent_process()
+    if parent:   # one of in_processes' children: it stops when its parent ends, even by SIGKILL
+        threading.Thread(target=lambda: (parent.join(), server.stop(GRACE_SECONDS)), daemon=True).start()
     server.wait_for_termination()
     events.flush()   # the journal's last batch: a forked process ends without running atexit
 

@@ -149,19 +149,30 @@ def test_the_processes_share_the_port_and_each_serves_connections_of_its_own(hom
         server.stop()
 
 
-def test_a_process_that_dies_takes_the_whole_server_down_with_it(home, alice):
-    """Never half a server: a port some connections reach and others find dead."""
+@pytest.mark.parametrize("killed", ["a child", "the parent"])
+def test_a_process_that_dies_takes_the_whole_server_down_with_it(home, killed):
+    """Never half a server (a port some connections reach and others find dead), nor
+    processes left behind, holding the port, when the one that started them is gone."""
     server = Server("rpc", home, TEST_ENV, tls=False)
     try:
-        first, *others = server.processes()[1:]
-        os.kill(first, signal.SIGKILL)
-        assert server.process.wait(timeout=10) != 0
+        parent, *children = server.processes()
+        victim, survivors = (children[0], children[1:]) if killed == "a child" else (parent, children)
+        os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{pid}").exists() for pid in others) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in survivors) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(Path(f"/proc/{pid}").exists() for pid in others)
+        assert not any(alive(pid) for pid in survivors)
+        assert server.process.wait(timeout=10) != 0
     finally:
         server.stop()
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent to read its exit status."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)
