@@ -48,7 +48,7 @@ def allowed_calls(path, key: str, limit: int, threads: int, calls: int, results)
 
 def test_the_counter_is_exact_across_processes_and_threads(tmp_path):
     path, limit = tmp_path / "counters", 700
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")   # fresh interpreters: pytest's threads are not forked
     results = context.Queue()
     processes = [context.Process(target=allowed_calls, args=(path, "user:alice", limit, 4, 100, results))
                  for _ in range(4)]
