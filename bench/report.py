@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 from . import wire
 from .calls import OPERATIONS
+from .runner import TARGET_CONCURRENCY, TARGET_ROUNDS
 
 NAMES = {"rest": "REST", "soap": "SOAP", "grpc": "gRPC"}
 PAIRS = (("soap", "rest"), ("grpc", "rest"), ("grpc", "soap"))  # "SOAP÷REST", "gRPC÷REST", "gRPC÷SOAP"
 FIGURES = (("calls/s", lambda m: m.rps), ("p50 ms", lambda m: m.percentile_ms(50)),
            ("p99 ms", lambda m: m.percentile_ms(99)), ("server CPU ms/call", lambda m: m.cpu_ms_per_call))
-TARGET_CONCURRENCY = 16
 MB = 1024 * 1024
 
 
@@ -268,13 +268,16 @@ def markdown(results, command: str, wall_seconds: float, others_cores: float) ->
     return "\n\n".join(parts) + "\n"
 
 
-NOTES = """\
+NOTES = f"""\
 - Each server runs as users run it, on a fresh `$PLAYLISTS_HOME` and free loopback ports: `python -m rest`
-  and `python -m soap` under gunicorn (2 gevent workers), `python -m rpc` with its 4-thread pool; the
-  rate limiter counts every call against a limit too high to refuse. The bare baselines run under the very
-  same settings (`bench/bare_*.py`: serve/wsgi.py's gunicorn and gevent, or the same gRPC thread pool).
+  and `python -m soap` under gunicorn (2 gevent workers), `python -m rpc` as 2 processes of 4 threads;
+  the rate limiter counts every call against a limit too high to refuse. The bare baselines run under the
+  very same settings (`bench/bare_*.py`: serve/wsgi.py's gunicorn and gevent, or the same gRPC processes).
 - Clients are separate processes (closed loop: a thread sends its next call when the answer arrives);
-  HTTP keeps one `requests.Session` per thread, gRPC one channel per process.
+  each thread keeps its own connection: a `requests.Session` for HTTP, a channel for gRPC.
+- GetPlaylist at c={TARGET_CONCURRENCY}, the targets' measurement, is made in {TARGET_ROUNDS} rounds, real and bare turn
+  about; every table shows each one's median round (by calls/s). Each round opens fresh connections, and
+  how the kernel shares them between a server's processes moves one round's p99 by half.
 - Server CPU is user + system time of the server's whole process tree from `/proc`, before and after the
   window, divided by the calls in the window. Client and server share the same 2 cores.
 - RSS is summed over the tree (pages shared between gunicorn workers count once per worker).

@@ -17,6 +17,11 @@ from .load import LoadPool
 SETTLE = 0.2          # seconds for the load processes to pick the job up and open their connections
 COLLECT_GRACE = 30    # seconds past the window before a silent load process counts as lost
 CLIENT_KEYS = ("user", "api_key", "password", "playlist_id", "track_ids")  # what a client needs to know
+# The speed targets are judged on GetPlaylist at 16 calls in flight. One 2.5 s window is a
+# lottery: each opens fresh connections, and how the kernel shares them between a server's
+# processes (8 and 8, or 4 and 12) moves p99 by half. That measurement is made in rounds,
+# real and bare turn about, and the tables show each one's median round (by calls/s).
+TARGET_CONCURRENCY, TARGET_ROUNDS = 16, 3
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,10 @@ class Results:
     codecs: list = field(default_factory=list)   # serialization.Codec
 
     def find(self, protocol: str, variant: str, op: str, concurrency: int) -> Measurement | None:
-        for m in self.measurements:
-            if (m.protocol, m.variant, m.op, m.concurrency) == (protocol, variant, op, concurrency):
-                return m
-        return None
+        """The measurement, or the median of its rounds (by calls/s)."""
+        rounds = sorted((m for m in self.measurements if (m.protocol, m.variant, m.op, m.concurrency) ==
+                         (protocol, variant, op, concurrency)), key=lambda m: m.rps)
+        return rounds[len(rounds) // 2] if rounds else None
 
 
 def sleep_until(moment: float) -> None:
@@ -118,6 +123,8 @@ def estimate_seconds(settings: Settings) -> float:
 def count(settings: Settings) -> int:
     """How many measurements the run makes (for the progress lines)."""
     per_protocol = 2 * len(settings.ops) * len(settings.concurrency) + (1 if settings.basic else 0)
+    if "get_playlist" in settings.ops and TARGET_CONCURRENCY in settings.concurrency:
+        per_protocol += 2 * (TARGET_ROUNDS - 1)
     return len(settings.protocols) * per_protocol
 
 
@@ -148,8 +155,9 @@ def bench_protocol(protocol: str, pool: LoadPool, home: Path, environment: dict,
             results.memory[protocol, variant] = [server.rss_bytes(), None]
         for op in settings.ops:
             for concurrency in settings.concurrency:
-                for variant, server in pair.items():
-                    keep(measure(pool, server, protocol, variant, op, concurrency, client, settings))
+                for _ in range(TARGET_ROUNDS if (op, concurrency) == ("get_playlist", TARGET_CONCURRENCY) else 1):
+                    for variant, server in pair.items():
+                        keep(measure(pool, server, protocol, variant, op, concurrency, client, settings))
         for variant, server in pair.items():
             results.memory[protocol, variant][1] = server.rss_bytes()
         if settings.basic:
