@@ -16,8 +16,16 @@ def parser(prog: str, description: str, server: str, workers: int, workers_help:
     p.add_argument("--tls-port", type=int, default=tls_port,
                    help=f"mutual-TLS port (default $PLAYLISTS_{server}_TLS_PORT or {tls_port}; 0 = off)")
     p.add_argument("--db", help="SQLite database (default $PLAYLISTS_HOME/playlists.sqlite3)")
-    p.add_argument("--workers", type=int, default=workers, help=f"{workers_help} (default {workers})")
+    p.add_argument("--workers", type=positive, default=workers, help=f"{workers_help} (default {workers})")
     return p
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number, at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def settings(args) -> Settings:

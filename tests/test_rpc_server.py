@@ -42,6 +42,14 @@ def test_help_explains_every_option():
         assert option in text
 
 
+@pytest.mark.parametrize("option", ["--processes", "--workers"])
+def test_no_server_starts_with_nothing_to_serve_on(option):
+    result = subprocess.run([sys.executable, "-m", "rpc", option, "0"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert f"argument {option}: must be at least 1, not 0" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_the_stubs_are_generated_from_this_proto(tmp_path):
     """The stubs are not committed (`make setup` generates them): check that they are not stale."""
     include = Path(protoc.__file__).parent / "_proto"
