@@ -1,6 +1,8 @@
-"""Fixtures: a fresh $PLAYLISTS_HOME per module and real servers on free loopback ports."""
+"""Fixtures: a fresh $PLAYLISTS_HOME per module and real servers on free loopback ports; and
+`eventually`, how a test waits for what a server does a moment after it answers."""
 import json
 import os
+import time
 
 import pytest
 
@@ -73,3 +75,13 @@ def channel(rpc_server):
 def stub(channel):
     from playlist.v1 import playlist_pb2_grpc
     return playlist_pb2_grpc.PlaylistsStub(channel)
+
+
+def eventually(condition, timeout: float = 10.0) -> bool:
+    """Poll a condition until it holds (True) or the time is up (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -29,7 +29,7 @@ from clients import calls
 from rpc.server import GRACE_SECONDS
 from serve.launch import Server
 
-from .conftest import TEST_ENV, endpoints
+from .conftest import TEST_ENV, endpoints, eventually
 
 GUNICORN_GRACE_SECONDS = 10   # serve/wsgi.py: graceful_timeout
 TRACKS = ["bach-bwv1068-air", "bach-bwv1007-prelude", "josquin-ave-maria-virgo-serena", "bach-bwv1067-badinerie"]
@@ -141,15 +141,15 @@ class Writers:
 
 def process_group_gone(server, timeout: float) -> bool:
     """Wait until no process of the server's group is left (arbiters, workers, the TLS arbiter)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def gone() -> bool:
+        server.process.poll()  # reap the leader, so that it does not linger as a zombie
         try:
             os.killpg(server.process.pid, 0)
         except ProcessLookupError:
             return True
-        server.process.poll()  # reap the leader, so that it does not linger as a zombie
-        time.sleep(0.05)
-    return False
+        return False
+
+    return eventually(gone, timeout)
 
 
 def database(home) -> sqlite3.Connection:

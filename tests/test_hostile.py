@@ -26,10 +26,10 @@ from core.config import load_settings
 from core.errors import Forbidden
 from core.setup import setup
 from rpc.server import DEFAULT_WORKERS
+from serve.launch import Server
 from serve.wsgi import HANDSHAKE_SECONDS, HEADERS_SECONDS
 
-from serve.launch import Server
-from .test_security import eventually
+from .conftest import eventually
 
 ANSWER_SECONDS = 2      # every valid call is answered within this, under attack
 HELD = 64               # slow connections held against each HTTP port

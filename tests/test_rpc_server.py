@@ -21,7 +21,7 @@ from core import events
 from rpc.server import DEFAULT_PROCESSES
 from serve.launch import ROOT, Server, free_port, wait_for_port
 
-from .conftest import TEST_ENV
+from .conftest import TEST_ENV, eventually
 
 CODE = grpc.StatusCode
 
@@ -126,7 +126,10 @@ def connections_served(pid: int, port: int) -> int:
     """How many open TCP connections to `port` the process `pid` holds (Linux: /proc)."""
     sockets = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
-        target = os.readlink(f"/proc/{pid}/fd/{fd}") if os.path.exists(f"/proc/{pid}/fd/{fd}") else ""
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:   # closed since it was listed
+            continue
         if target.startswith("socket:["):
             sockets.add(target[8:-1])
     established = set()
@@ -166,10 +169,7 @@ def test_a_process_that_dies_takes_the_whole_server_down_with_it(home, killed):
         parent, *children = server.processes()
         victim, survivors = (children[0], children[1:]) if killed == "a child" else (parent, children)
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in survivors) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(alive(pid) for pid in survivors)
+        assert eventually(lambda: not any(alive(pid) for pid in survivors))
         assert server.process.wait(timeout=10) != 0
     finally:
         server.stop()

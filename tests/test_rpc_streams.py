@@ -11,6 +11,9 @@ from playlist.v1 import playlist_pb2 as pb
 from playlist.v1 import playlist_pb2_grpc
 
 from core import events, limits
+
+from .conftest import eventually
+
 STREAMS = limits.STREAMS_PER_USER   # the streams alice may hold at once (rpc/server.py)
 
 CODE = grpc.StatusCode
@@ -52,14 +55,8 @@ def the_server_is_free(stub, alice) -> bool:
 
 def recorded(home, operation: str, statuses: set, count: int, since: float, timeout: float = 10) -> bool:
     """Wait until the server has journalled `count` calls of `operation` ending in one of `statuses`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [e for e in events.read(home, since) if e["protocol"] == "grpc"
-                 and e["operation"] == operation and e["status"] in statuses]
-        if len(found) >= count:
-            return True
-        time.sleep(0.05)
-    return False
+    return eventually(lambda: count <= sum(1 for e in events.read(home, since) if e["protocol"] == "grpc"
+                                           and e["operation"] == operation and e["status"] in statuses), timeout)
 
 
 # --- PlayPlaylist: server streaming -------------------------------------------------------------

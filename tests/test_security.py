@@ -54,7 +54,7 @@ from core.setup import setup
 from rpc.server import DEFAULT_WORKERS
 from serve.launch import ROOT, Server, free_port
 
-from .conftest import TEST_ENV, endpoints
+from .conftest import TEST_ENV, endpoints, eventually
 
 PROTOCOLS = calls.PROTOCOLS
 TRACK = "bach-bwv1007-prelude"
@@ -132,16 +132,6 @@ def new_playlist(wire: Wire, user: str = "alice", name: str = "Mine") -> str:
     created = wire.call("rest", wire.key(user), "create_playlist", name=name)
     assert created.status == "201", created.detail
     return created.playlist_id()
-
-
-def eventually(condition, timeout: float = 10.0) -> bool:
-    """Poll a condition until it holds (True) or the time is up (False)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @contextmanager

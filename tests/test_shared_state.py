@@ -22,7 +22,7 @@ from core.events import CallEvent
 from core.limits import SharedCounter
 from serve.launch import ROOT, Server
 
-from .conftest import TEST_ENV
+from .conftest import TEST_ENV, eventually
 
 WINDOW = 3600
 NOW = 1_800_000_000.0 + 1234     # mid-window: every hit of a test falls in one window
@@ -125,9 +125,7 @@ def test_a_change_or_a_refusal_is_written_before_the_answer_a_read_within_a_batc
         events.record(call("get_playlist", 3, outcome="rate_limited"))
         assert len(journal.read_text().splitlines()) == 3
         events.record(call("get_playlist", 4))
-        deadline = time.monotonic() + 5
-        while len(journal.read_text().splitlines()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: len(journal.read_text().splitlines()) >= 4, timeout=5)
         assert len(journal.read_text().splitlines()) == 4
     finally:
         events.flush()
