@@ -33,6 +33,21 @@ def invalid(field: str, description: str) -> InvalidArgument:
     return InvalidArgument(FieldViolation(field, description))
 
 
+# A broken rule in words. The core's own checks and the three protocols' schema checks word
+# it alike, so a caller reads the same sentence whichever protocol it came by.
+
+def integer_between(low: int, high: int) -> str:
+    return f"must be an integer between {low} and {high}"
+
+
+def at_most_characters(limit: int) -> str:
+    return f"must be at most {limit} characters"
+
+
+def at_least_characters(limit: int) -> str:
+    return f"must be at least {limit} characters"
+
+
 class Unauthenticated(ServiceError):
     """No credential, or one that proves nothing. Never says which part was wrong."""
     kind = "unauthenticated"

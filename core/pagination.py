@@ -10,14 +10,14 @@ import hmac
 import json
 
 from . import limits
-from .errors import invalid
+from .errors import integer_between, invalid
 
 
 def page_size(requested: int | None) -> int:
     if requested is None or requested == 0:
         return limits.DEFAULT_PAGE_SIZE
     if not 1 <= requested <= limits.MAX_PAGE_SIZE:
-        raise invalid("page_size", f"must be an integer between 1 and {limits.MAX_PAGE_SIZE}")
+        raise invalid("page_size", integer_between(1, limits.MAX_PAGE_SIZE))
     return requested
 
 

@@ -15,7 +15,8 @@ import orjson
 from . import events, limits, pagination
 from .auth import ALL_SCOPES, READ, WRITE, Authenticator, Identity, secrets_of
 from .config import Settings, load_settings
-from .errors import Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, VersionRequired, invalid
+from .errors import (Conflict, FieldViolation, InvalidArgument, NotFound, OAuthError, TooLarge, VersionRequired,
+                     at_most_characters, integer_between, invalid)
 from .model import Echo, Header, Mood, Page, Playlist, Track, User
 from .scan import sensitive_kind
 from .storage import Database
@@ -48,7 +49,7 @@ def _quoted(value: str) -> str:
 def _check_id(field: str, value: str) -> None:
     """An id longer than any id can be is a malformed request, not a question whether it exists."""
     if len(value) > limits.MAX_ID_LENGTH:
-        raise invalid(field, f"must be at most {limits.MAX_ID_LENGTH} characters")
+        raise invalid(field, at_most_characters(limits.MAX_ID_LENGTH))
 
 
 def _track(row) -> Track:
@@ -157,7 +158,7 @@ class PlaylistService:
             raise invalid("mood", "is required")
         self._check_mood("mood", mood)
         if not 1 <= duration_minutes <= limits.MAX_GENERATE_MINUTES:
-            raise invalid("duration_minutes", f"must be an integer between 1 and {limits.MAX_GENERATE_MINUTES}")
+            raise invalid("duration_minutes", integer_between(1, limits.MAX_GENERATE_MINUTES))
         name = self._check_text(identity, "name", name or f"{mood.capitalize()}, {duration_minutes} minutes")
         with self.db.connection() as conn:
             rows = conn.execute("SELECT id, duration_seconds FROM tracks WHERE EXISTS "
@@ -289,7 +290,7 @@ class PlaylistService:
         if required and not value:
             raise invalid(field, "must not be empty")
         if len(value) > limit:
-            raise invalid(field, f"must be at most {limit} characters")
+            raise invalid(field, at_most_characters(limit))
         if CONTROL_CHARACTERS.search(value):
             raise invalid(field, "must not contain control characters")
         kind = None if self.defences.off("scan", identity.user) else sensitive_kind(value)

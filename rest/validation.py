@@ -9,7 +9,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import UnsupportedMediaType
 
-from core.errors import FieldViolation, InvalidArgument
+from core.errors import FieldViolation, InvalidArgument, at_least_characters, at_most_characters, integer_between
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
@@ -26,7 +26,7 @@ def operations(document: dict) -> dict:
 def integer_rule(schema: dict) -> str | None:
     """A bounded integer's whole rule, in the words of the core and of SOAP."""
     if schema.get("type") == "integer" and "minimum" in schema and "maximum" in schema:
-        return f"must be an integer between {schema['minimum']} and {schema['maximum']}"
+        return integer_between(schema["minimum"], schema["maximum"])
     return None
 
 
@@ -39,8 +39,8 @@ def describe(error) -> str:
         "type": f"must be of type {value}",
         "required": "is required",
         "additionalProperties": "is not a known field",
-        "maxLength": f"must be at most {value} characters",
-        "minLength": f"must be at least {value} characters",
+        "maxLength": at_most_characters(value),
+        "minLength": at_least_characters(value),
         "minimum": f"must be at least {value}",
         "maximum": f"must be at most {value}",
         "maxItems": f"must have at most {value} items",

@@ -18,7 +18,8 @@ from spyne.server.wsgi import WsgiApplication
 from core import PlaylistService, config
 from core.auth import ApiKey, BearerToken, Caller, ClientCertificate, UsernamePassword
 from core.errors import (Conflict, FieldViolation, Forbidden, InvalidArgument, NotFound, RateLimited, ServiceError,
-                         TooLarge, Unauthenticated, VersionRequired)
+                         TooLarge, Unauthenticated, VersionRequired, at_least_characters, at_most_characters,
+                         integer_between)
 from serve.wsgi import client_certificate_name
 
 from .guard import CALL, Guard
@@ -325,11 +326,11 @@ def rule(model, message: str) -> str:
     attributes = model.Attributes
     if issubclass(model, Integer):
         low, high = attributes.ge, attributes.le
-        return "must be an integer" + (f" between {low} and {high}" if math.isfinite(high) else
-                                       f" of at least {low}" if math.isfinite(low) else "")
+        return (integer_between(low, high) if math.isfinite(high) else
+                f"must be an integer of at least {low}" if math.isfinite(low) else "must be an integer")
     if "[facet 'minLength']" in message:
-        return "must not be empty" if attributes.min_len == 1 else f"must be at least {attributes.min_len} characters"
-    return f"must be at most {attributes.max_len} characters" if math.isfinite(attributes.max_len) else "must be text"
+        return "must not be empty" if attributes.min_len == 1 else at_least_characters(attributes.min_len)
+    return at_most_characters(attributes.max_len) if math.isfinite(attributes.max_len) else "must be text"
 
 
 def request_fields(servicer) -> tuple[dict, dict]:
