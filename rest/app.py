@@ -50,7 +50,6 @@ def create_app(service: PlaylistService | None = None) -> Flask:
     app.register_error_handler(Exception, problem_for_unexpected_error)
     app.before_request(start_clock)
     app.after_request(vary_on_accept)
-    app.after_request(no_sniffing)
     app.after_request(record_call)
     return app
 
@@ -122,13 +121,6 @@ def answer(result, status: int = 200, headers: dict | None = None):
 
 def vary_on_accept(response):
     response.vary.add("Accept")  # caches must key the answer on Accept: one URL, three formats
-    return response
-
-
-def no_sniffing(response):
-    # Browsers must take every answer as the type it says it is: a JSON answer is never run
-    # as a script or shown as a page, whatever text a caller managed to put into it.
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

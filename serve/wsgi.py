@@ -116,7 +116,18 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         events.configure(load_settings())
-        return self.factory()
+        return no_sniffing(self.factory())
+
+
+def no_sniffing(app):
+    """The app, whose every answer (API, page, WSDL, fault) tells browsers to take it as the type
+    it says it is: a JSON or XML answer is never run as a script or shown as a page, whatever
+    text a caller managed to put into it."""
+    def with_the_header(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("X-Content-Type-Options", "nosniff")], exc_info)
+        return app(environ, start)
+    return with_the_header
 
 
 def _options(bind: str, name: str, workers: int) -> dict:

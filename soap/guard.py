@@ -32,7 +32,6 @@ CALL = "playlists.call"  # the WSGI environ key under which a call's Call travel
 # SOAP 1.1 §6.2: a Fault travels with HTTP 500, so that a client that reads nothing
 # but the status line still knows the call failed; the body says why.
 FAULT_STATUS = "500 Internal Server Error"
-NO_SNIFFING = ("X-Content-Type-Options", "nosniff")   # browsers take text/xml as text/xml
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # The two encodings every XML processor must read (XML 1.0 §4.3.3), and the only ones read here.
@@ -123,7 +122,7 @@ class Guard:
         if self.is_wsdl_request(environ):
             # Built once from configuration: no request, and no Host header, can change it.
             start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                      ("Content-Length", str(len(self.wsdl))), NO_SNIFFING])
+                                      ("Content-Length", str(len(self.wsdl)))])
             return [self.wsdl]
         started = time.perf_counter()
         call = environ[CALL] = Call()
@@ -142,7 +141,7 @@ class Guard:
             answer = fault_envelope("Server", "something went wrong on our side")
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
         start_response(status, [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(answer))),
-                                NO_SNIFFING, *headers])
+                                *headers])
         record(call_event("soap", call.operation, call.identity, call.outcome, call.status, call.bytes_in, len(answer),
                           started, call.reason, environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR", ""),
                           call.credential))
