@@ -129,12 +129,13 @@ def start_clock():
 
 
 def record_call(response):
-    """One call event per API call (the pages, their assets and the workshop's own API are not
-    calls of the playlist API).
+    """One call event per API call: the `api` blueprint's, and the app's own routes (the OpenAPI
+    document, the token endpoint, a path that matches nothing). Any other blueprint (the
+    screen's pages, the workshop's own API) and static files are not calls of the playlist API.
 
     The hook is Flask's after_request: it runs once per request, after an error handler has
     turned any error into its problem+json, so it sees the status and the body that leave."""
-    if (request.endpoint or "").startswith(("pages.", "class_pages.", "static", "workshop.")):
+    if request.blueprint not in (None, "api") or request.endpoint == "static":
         return response
     events.record(events.call_event(
         "rest", (request.endpoint or "-").removeprefix("api."), g.get("identity"), g.get("outcome", "ok"),
