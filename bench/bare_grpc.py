@@ -1,7 +1,8 @@
 """The bare gRPC baseline: the benchmark's answers served from memory by a plain grpcio servicer.
 
 The same processes and thread pools as `python -m rpc` (rpc.server's DEFAULT_PROCESSES and
-DEFAULT_WORKERS, started by its in_processes) and the same messages, built once at start; no interceptors, no authentication, no core, no call log.
+DEFAULT_WORKERS, started by its in_processes) and the same messages, built once at start;
+no interceptors, no authentication, no core, no call log.
 What `python -m rpc` costs beyond this is the price of our own code.
 """
 import argparse
